@@ -1,0 +1,336 @@
+"""The asynchronous client: the same API as :class:`~mastkit.client.Client`, awaitable."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from mastkit._settings import Settings
+from mastkit.client._base import (
+    COLUMNS_CONFIG_PATH,
+    INVOKE_PATH,
+    ClientCore,
+    translate_transport_error,
+)
+from mastkit.client._results import build_result, page_result
+from mastkit.client._retry import is_retryable
+from mastkit.errors import MastError, QueryTimeout
+from mastkit.protocol import MashupRequest, MashupResponse, decode_columns_config
+from mastkit.protocol.flows import Flow, Parallel, Send, Sleep, Splitter, fetch_all, first_page, poll, remaining_pages
+from mastkit.tables import ResultTable
+
+__all__ = ["AsyncClient"]
+
+logger = logging.getLogger("mastkit.client")
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """An asynchronous MAST API client.
+
+    Takes the same arguments as :class:`~mastkit.client.Client`; ``transport`` is an
+    ``httpx.AsyncBaseTransport`` (e.g. ``httpx.ASGITransport(app)`` for the local server
+    in-process).
+
+    Examples
+    --------
+    >>> async with AsyncClient("http://127.0.0.1:8765") as client:           # doctest: +SKIP
+    ...     table = await client.query("Mast.Caom.Cone", {"ra": 210.8, "dec": 54.35})
+    """
+
+    def __init__(
+        self,
+        server: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float | None = None,
+        pagesize: int | None = None,
+        concurrency: int | None = None,
+        max_retries: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self._core = ClientCore.create(
+            server,
+            token=token,
+            timeout=timeout,
+            pagesize=pagesize,
+            concurrency=concurrency,
+            max_retries=max_retries,
+            settings=settings,
+        )
+        self._http = httpx.AsyncClient(**self._core.client_options(transport))
+        self._columns_configs: dict[str, dict[str, dict[str, Any]]] = {}
+
+    @property
+    def settings(self) -> Settings:
+        """The effective settings."""
+        return self._core.settings
+
+    @property
+    def server(self) -> str:
+        """Base URL of the server."""
+        return self._core.settings.server
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The underlying httpx client (shared connection pool)."""
+        return self._http
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(server={self.server!r})"
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- the driver ---------------------------------------------------------------------------
+
+    async def run(self, flow: Flow[T]) -> T:
+        """Run a sans-I/O flow to completion and return its result."""
+        result: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                action = flow.throw(error) if error is not None else flow.send(result)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            result, error = None, None
+            try:
+                if isinstance(action, Send):
+                    result = await self._send(action)
+                elif isinstance(action, Sleep):
+                    await asyncio.sleep(action.seconds)
+                elif isinstance(action, Parallel):
+                    result = await self._parallel(action)
+                else:  # pragma: no cover
+                    raise TypeError(f"unknown flow action {action!r}")
+            except MastError as exc:
+                error = exc
+
+    async def _parallel(self, action: Parallel) -> list[Any]:
+        gate = asyncio.Semaphore(max(1, action.limit))
+
+        async def bounded(flow: Flow[Any]) -> Any:
+            async with gate:
+                return await self.run(flow)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(bounded(f)) for f in action.flows]
+        except BaseExceptionGroup as group_error:
+            # Surface the first mastkit error itself, not a group, so callers catch MastError.
+            first = group_error.exceptions[0]
+            raise first from None
+        return [task.result() for task in tasks]
+
+    async def _send(self, action: Send) -> MashupResponse:
+        request = action.request
+        url = self._core.url(INVOKE_PATH)
+
+        async def once() -> MashupResponse:
+            response = await self._http.post(
+                url,
+                content=action.body,
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"},
+                timeout=self._core.socket_timeout(action.deadline),
+            )
+            return self._core.handle_reply(response, request)
+
+        return await self._retrying(once, request, url, action.deadline)
+
+    async def _retrying(
+        self, once: Callable[[], Awaitable[T]], request: MashupRequest | None, url: str, deadline: float
+    ) -> T:
+        attempt = 0
+        while True:
+            try:
+                try:
+                    return await once()
+                except httpx.HTTPError as exc:
+                    raise translate_transport_error(exc, request, url) from exc
+            except MastError as error:
+                attempt += 1
+                if not is_retryable(error) or attempt > self._core.retry.max_retries:
+                    raise
+                delay = self._core.retry.delay(attempt, error)
+                if time.monotonic() + delay >= deadline:
+                    if isinstance(error, QueryTimeout):
+                        raise
+                    raise QueryTimeout(
+                        f"Gave up after {attempt} attempts before the deadline: {error}",
+                        service=error.service,
+                        request=request,
+                    ) from error
+                logger.info("retrying %s in %.2fs after: %s", url, delay, error)
+                await asyncio.sleep(delay)
+
+    # -- public API ---------------------------------------------------------------------------
+
+    async def invoke(
+        self,
+        service: str | MashupRequest,
+        params: Mapping[str, Any] | None = None,
+        *,
+        format: str = "json",
+        pagesize: int | None = None,
+        page: int | None = None,
+        timeout: float | None = None,
+        server_timeout: float | None = None,
+        **options: Any,
+    ) -> MashupResponse:
+        """Send one request, polling while EXECUTING; see :meth:`Client.invoke`."""
+        request = self._core.build_request(
+            service, params, format=format, pagesize=pagesize, page=page,
+            server_timeout=server_timeout, options=options,
+        )
+        if request.cachebreaker is None:
+            request = request.with_cachebreaker()
+        return await self.run(poll(request, deadline=self._core.deadline(timeout)))
+
+    async def query(
+        self,
+        service: str | MashupRequest,
+        params: Mapping[str, Any] | None = None,
+        *,
+        pagesize: int | None = None,
+        page: int | None = None,
+        format: str = "json",
+        timeout: float | None = None,
+        server_timeout: float | None = None,
+        splitter: Splitter | None = None,
+        **options: Any,
+    ) -> ResultTable:
+        """Run a query and return every row as one table; see :meth:`Client.query`."""
+        request = self._core.build_request(
+            service, params, format=format, pagesize=pagesize, page=page,
+            server_timeout=server_timeout, options=options,
+        )
+        deadline = self._core.deadline(timeout)
+        if request.page is not None:
+            request = request.replace(pagesize=request.pagesize or self.settings.pagesize)
+            if request.cachebreaker is None:
+                request = request.with_cachebreaker()
+            return page_result(request, await self.run(poll(request, deadline=deadline)))
+        pages = await self.run(
+            fetch_all(
+                request,
+                pagesize=self.settings.pagesize,
+                deadline=deadline,
+                concurrency=self.settings.concurrency,
+                splitter=splitter,
+            )
+        )
+        return build_result(first_page(request, self.settings.pagesize), pages)
+
+    async def iter_pages(
+        self,
+        service: str | MashupRequest,
+        params: Mapping[str, Any] | None = None,
+        *,
+        pagesize: int | None = None,
+        format: str = "json",
+        timeout: float | None = None,
+        server_timeout: float | None = None,
+        **options: Any,
+    ) -> AsyncIterator[ResultTable]:
+        """Yield the result page by page, in order, fetching ahead concurrently.
+
+        Up to ``concurrency`` pages are in flight while earlier ones are consumed.
+        """
+        request = self._core.build_request(
+            service, params, format=format, pagesize=pagesize,
+            server_timeout=server_timeout, options=options,
+        )
+        deadline = self._core.deadline(timeout)
+        request = first_page(request, self.settings.pagesize)
+        first = await self.run(poll(request, deadline=deadline))
+        yield page_result(request, first)
+        later = iter(remaining_pages(request, first))
+        window = max(1, self.settings.concurrency)
+        pending: deque[tuple[MashupRequest, asyncio.Task[MashupResponse]]] = deque()
+
+        def launch(page_request: MashupRequest) -> None:
+            task = asyncio.create_task(self.run(poll(page_request, deadline=deadline)))
+            pending.append((page_request, task))
+
+        try:
+            for page_request in itertools.islice(later, window):
+                launch(page_request)
+            while pending:
+                page_request, task = pending.popleft()
+                response = await task
+                following = next(later, None)
+                if following is not None:
+                    launch(following)
+                yield page_result(page_request, response)
+        finally:
+            for _, task in pending:
+                task.cancel()
+
+    async def columns_config(
+        self, config_id: str, *, timeout: float | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The portal's columns config for ``config_id`` (cached per client)."""
+        cached = self._columns_configs.get(config_id)
+        if cached is not None:
+            return cached
+        url = self._core.url(COLUMNS_CONFIG_PATH)
+        deadline = self._core.deadline(timeout)
+
+        async def once() -> dict[str, dict[str, Any]]:
+            response = await self._http.post(
+                url,
+                content=f"colConfigId={config_id}".encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"},
+                timeout=self._core.socket_timeout(deadline),
+            )
+            self._core.raise_for_status(response, None)
+            return decode_columns_config(response.content)
+
+        config = await self._retrying(once, None, url, deadline)
+        self._columns_configs[config_id] = config
+        return config
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        data: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """A plain HTTP request with retries; see :meth:`Client.request`."""
+        deadline = self._core.deadline(timeout)
+        target = url if "://" in url else self._core.url(url)
+
+        async def once() -> httpx.Response:
+            response = await self._http.request(
+                method, target, params=params, data=data, headers=headers,
+                timeout=self._core.socket_timeout(deadline),
+            )
+            self._core.raise_for_status(response, None)
+            return response
+
+        return await self._retrying(once, None, target, deadline)
