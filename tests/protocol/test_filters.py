@@ -178,3 +178,15 @@ def test_position_property(ra: float, dec: float, radius: float) -> None:
     text = position_string(ra, dec, radius)
     r, d, rad = (float(x) for x in text.split(", "))
     assert 0 <= r < 360 and d == dec and rad == radius
+
+
+def test_service_names() -> None:
+    from mastkit.protocol import services
+
+    assert services.canonical(" mast.caom.CONE ") == "Mast.Caom.Cone"
+    assert services.canonical("Mast.Other.Thing") == "Mast.Other.Thing"
+    assert services.is_filtered("Mast.Caom.Filtered.Position") and services.is_position("Mast.Caom.Filtered.Position")
+    assert not services.is_position("Mast.Caom.Filtered")
+    assert services.columns_config_id("Mast.Caom.Filtered.Position") == "Mast.Caom.Cone"
+    assert services.columns_config_id("Mast.Catalogs.Filtered.Tic.Rows") == "Mast.Catalogs.Tess.Cone"
+    assert services.is_valid_name("Mast.Caom.Cone") and not services.is_valid_name("Mast; DROP TABLE x")

@@ -364,7 +364,7 @@ class Client:
         url: str,
         *,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
-        data: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> httpx.Response:
