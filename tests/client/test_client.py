@@ -324,3 +324,21 @@ def test_error_body_for_csv_format(mast: ScriptedMast, live: str) -> None:
     mast.script = [Fault(200, encode_error("Invalid column name 's_fov'"))]
     with Client(live) as client, pytest.raises(ServiceError, match="s_fov"):
         client.query("Mast.Caom.Filtered", {"columns": "s_fov", "filters": []}, format="csv")
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"ra": float("nan"), "dec": 0}, "ra must be finite"),
+        ({"ra": 10, "dec": 95}, "dec must be within"),
+        ({"ra": 10, "dec": 5, "radius": -1}, "radius must not be negative"),
+        ({"ra": 10}, "needs both ra and dec"),
+        ({"ra": "ten", "dec": 0}, "ra must be a number"),
+        ({"position": "1, 2"}, "position must be"),
+        ({"position": "1, 200, 3"}, "dec must be within"),
+    ],
+)
+def test_bad_coordinates_fail_before_sending(params: dict, message: str, mast: ScriptedMast, live: str) -> None:
+    with Client(live) as client, pytest.raises(BadInputError, match=message):
+        client.query("Mast.Caom.Cone", params)
+    assert mast.bodies == []

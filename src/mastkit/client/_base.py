@@ -20,6 +20,7 @@ from mastkit.client.auth import MastToken
 from mastkit.client._retry import RetryPolicy
 from mastkit.errors import BadInputError, DecodeError, MastError, QueryTimeout, TransportError
 from mastkit.protocol import MashupRequest, MashupResponse, decode_response
+from mastkit.protocol.services import validate_params
 from mastkit.protocol.status import error_for_http
 
 __all__ = ["INVOKE_PATH", "COLUMNS_CONFIG_PATH", "ClientCore"]
@@ -153,6 +154,7 @@ class ClientCore:
             raise BadInputError(
                 f"Unknown request option(s) {sorted(unknown)}; known: {sorted(_REQUEST_KEYS)}."
             )
+        validate_params(service, params or {})
         return MashupRequest(
             service,
             dict(params or {}),

@@ -7,6 +7,11 @@ Service names are matched case-insensitively by MAST (one of its own examples sp
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
+
+from mastkit.errors import BadInputError
+from mastkit.protocol.filters import validate_position
 
 __all__ = [
     "CAOM_ALL",
@@ -22,6 +27,7 @@ __all__ = [
     "is_filtered",
     "is_position",
     "is_valid_name",
+    "validate_params",
 ]
 
 NAME_LOOKUP = "Mast.Name.Lookup"
@@ -80,3 +86,45 @@ def columns_config_id(service: str) -> str:
     if lower.startswith(("mast.catalogs.filtered.tic", "mast.catalogs.filtered.ctl")):
         return "Mast.Catalogs.Tess.Cone"
     return canonical(service)
+
+
+def validate_params(service: str, params: Mapping[str, Any]) -> None:
+    """Check the positional parameters every cone-like service shares, before sending.
+
+    ``ra``/``dec``/``radius`` must be finite degrees with ``|dec| <= 90`` and a radius in
+    [0, 180]; a ``position`` string must hold three such numbers. Other parameters are the
+    service's business.
+
+    Raises
+    ------
+    BadInputError
+        Naming the parameter and what is wrong with it.
+    """
+    if "ra" in params or "dec" in params:
+        if "ra" not in params or "dec" not in params:
+            raise BadInputError(f"{service} needs both ra and dec.", service=service)
+        radius = params.get("radius", 0.0)
+        validate_position(_degrees(params["ra"], "ra", service), _degrees(params["dec"], "dec", service),
+                          _degrees(radius, "radius", service))
+    elif "radius" in params:
+        validate_position(0.0, 0.0, _degrees(params["radius"], "radius", service))
+    position = params.get("position")
+    if position is not None:
+        parts = str(position).split(",")
+        if len(parts) != 3:
+            raise BadInputError(
+                f"position must be 'ra, dec, radius' in degrees, not {position!r}.", service=service
+            )
+        ra, dec, radius = (_degrees(p.strip(), name, service) for p, name in zip(parts, ("ra", "dec", "radius"), strict=True))
+        validate_position(ra, dec, radius)
+
+
+def _degrees(value: Any, name: str, service: str) -> float:
+    if isinstance(value, bool):
+        raise BadInputError(f"{name} must be a number of degrees, not {value!r}.", service=service)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise BadInputError(
+            f"{name} must be a number of degrees, not {value!r}.", service=service
+        ) from None
