@@ -307,7 +307,7 @@ def test_bad_query_arguments(live: str) -> None:
         with pytest.raises(BadInputError, match="Unknown request option"):
             client.query("Mast.Caom.Cone", CONE, bogus=1)
         with pytest.raises(BadInputError, match="cannot be sent as JSON"):
-            client.query("Mast.Caom.Cone", {"ra": float("inf"), "dec": 0})
+            client.query("Mast.Caom.Filtered", {"columns": "*", "filters": [{"paramName": "t_min", "values": [{"min": float("nan"), "max": 1}]}]})
         with pytest.raises(BadInputError, match="inside the MashupRequest"):
             client.invoke(MashupRequest("Mast.Caom.Cone"), {"ra": 1})
 
