@@ -31,6 +31,13 @@ _EXPORTS: dict[str, str] = {
     "Range": "mastkit.protocol.filters",
     "criterion": "mastkit.protocol.filters",
     "ResultTable": "mastkit.tables",
+    "Observations": "mastkit.services",
+    "AsyncObservations": "mastkit.services",
+    "Resolver": "mastkit.services",
+    "AsyncResolver": "mastkit.services",
+    "Resolution": "mastkit.services",
+    "Not": "mastkit.services",
+    "ProductSummary": "mastkit.services",
     "MastError": "mastkit.errors",
     "BadInputError": "mastkit.errors",
     "UnknownColumnError": "mastkit.errors",
@@ -74,6 +81,15 @@ if TYPE_CHECKING:
     )
     from mastkit.protocol import Field, MashupRequest, MashupResponse, Paging, Status
     from mastkit.protocol.filters import Filter, Range, criterion
+    from mastkit.services import (
+        AsyncObservations,
+        AsyncResolver,
+        Not,
+        Observations,
+        ProductSummary,
+        Resolution,
+        Resolver,
+    )
     from mastkit.tables import ResultTable
 
 
