@@ -110,7 +110,11 @@ class UnknownColumnError(BadInputError, KeyError):
         self.column = column
         self.suggestions = list(suggestions or [])
         self.known = list(known or [])
-        hint = f" Did you mean {', '.join(repr(s) for s in self.suggestions)}?" if self.suggestions else ""
+        hint = (
+            f" Did you mean {', '.join(repr(s) for s in self.suggestions)}?"
+            if self.suggestions
+            else ""
+        )
         where = f" of {service}" if service else ""
         super().__init__(f"Unknown column {column!r}{where}.{hint}", service=service)
 

@@ -20,7 +20,14 @@ from mastkit.errors import (
     TransportError,
 )
 from mastkit.protocol import MashupRequest, encode_error
-from tests.support.fakemast import EXECUTING, Fault, RawFaultServer, ScriptedMast, fixture_rows, http_reply
+from tests.support.fakemast import (
+    EXECUTING,
+    Fault,
+    RawFaultServer,
+    ScriptedMast,
+    fixture_rows,
+    http_reply,
+)
 from tests.support.live import serve
 
 CAOM_OBSIDS = [row["obsid"] for row in fixture_rows("caom.json")[1]]
@@ -83,14 +90,22 @@ def test_iter_pages_sync(mast: ScriptedMast, live: str) -> None:
 @pytest.mark.anyio
 async def test_iter_pages_async_keeps_order(mast: ScriptedMast) -> None:
     transport = httpx.ASGITransport(app=mast.app())
-    async with AsyncClient("http://mast.test", pagesize=2, concurrency=3, transport=transport) as client:
-        seen = [p.arrow.column("obsid").to_pylist() async for p in client.iter_pages("Mast.Caom.Cone", CONE)]
+    async with AsyncClient(
+        "http://mast.test", pagesize=2, concurrency=3, transport=transport
+    ) as client:
+        seen = [
+            p.arrow.column("obsid").to_pylist()
+            async for p in client.iter_pages("Mast.Caom.Cone", CONE)
+        ]
     assert sum(seen, []) == CAOM_OBSIDS and len(seen) == 10
 
 
 def test_result_that_changes_between_pages_is_refused(mast: ScriptedMast, live: str) -> None:
     mast.mutate = lambda req, rows: rows[:-1] if req.page and req.page > 1 else rows
-    with Client(live, pagesize=5) as client, pytest.raises(DecodeError, match="changed while paging"):
+    with (
+        Client(live, pagesize=5) as client,
+        pytest.raises(DecodeError, match="changed while paging"),
+    ):
         client.query("Mast.Caom.Cone", CONE)
 
 
@@ -151,7 +166,10 @@ def test_retry_after_is_honoured(mast: ScriptedMast, live: str) -> None:
 
 def test_retries_give_up_with_the_last_error(mast: ScriptedMast, live: str) -> None:
     mast.script = [Fault(429, b"no", {"Retry-After": "0"})] * 3
-    with Client(live, settings=Settings(max_retries=2)) as client, pytest.raises(RateLimitError) as info:
+    with (
+        Client(live, settings=Settings(max_retries=2)) as client,
+        pytest.raises(RateLimitError) as info,
+    ):
         client.query("Mast.Caom.Cone", CONE)
     assert info.value.retry_after == 0 and info.value.status_code == 429
     assert len(mast.bodies) == 3
@@ -186,7 +204,7 @@ def test_wrong_shapes_are_decode_errors(mast: ScriptedMast, live: str) -> None:
 
 
 def test_connection_resets_are_retried() -> None:
-    good = http_reply(json.dumps(json.loads((open_fixture("countsResp.json")))).encode())
+    good = http_reply(json.dumps(json.loads(open_fixture("countsResp.json"))).encode())
     with RawFaultServer(["reset", "reset"], default=good) as server:
         with Client(server.url, settings=fast()) as client:
             table = client.query("Mast.Caom.Filtered", {"columns": "COUNT_BIG(*)", "filters": []})
@@ -225,7 +243,9 @@ async def test_async_retries_resets() -> None:
     good = http_reply(open_fixture("countsResp.json").encode())
     with RawFaultServer(["reset"], default=good) as server:
         async with AsyncClient(server.url, settings=fast()) as client:
-            table = await client.query("Mast.Caom.Filtered", {"columns": "COUNT_BIG(*)", "filters": []})
+            table = await client.query(
+                "Mast.Caom.Filtered", {"columns": "COUNT_BIG(*)", "filters": []}
+            )
     assert len(table) == 1
 
 
@@ -262,7 +282,9 @@ async def test_token_goes_only_to_its_own_host(mast: ScriptedMast) -> None:
     assert "authorization" not in other_scheme
 
 
-def test_token_from_environment(monkeypatch: pytest.MonkeyPatch, mast: ScriptedMast, live: str) -> None:
+def test_token_from_environment(
+    monkeypatch: pytest.MonkeyPatch, mast: ScriptedMast, live: str
+) -> None:
     monkeypatch.setenv("MAST_TOKEN", "envtoken")
     with Client(live) as client:
         client.query("Mast.Caom.Cone", CONE)
@@ -307,7 +329,15 @@ def test_bad_query_arguments(live: str) -> None:
         with pytest.raises(BadInputError, match="Unknown request option"):
             client.query("Mast.Caom.Cone", CONE, bogus=1)
         with pytest.raises(BadInputError, match="cannot be sent as JSON"):
-            client.query("Mast.Caom.Filtered", {"columns": "*", "filters": [{"paramName": "t_min", "values": [{"min": float("nan"), "max": 1}]}]})
+            client.query(
+                "Mast.Caom.Filtered",
+                {
+                    "columns": "*",
+                    "filters": [
+                        {"paramName": "t_min", "values": [{"min": float("nan"), "max": 1}]}
+                    ],
+                },
+            )
         with pytest.raises(BadInputError, match="inside the MashupRequest"):
             client.invoke(MashupRequest("Mast.Caom.Cone"), {"ra": 1})
 
@@ -338,7 +368,9 @@ def test_error_body_for_csv_format(mast: ScriptedMast, live: str) -> None:
         ({"position": "1, 200, 3"}, "dec must be within"),
     ],
 )
-def test_bad_coordinates_fail_before_sending(params: dict, message: str, mast: ScriptedMast, live: str) -> None:
+def test_bad_coordinates_fail_before_sending(
+    params: dict, message: str, mast: ScriptedMast, live: str
+) -> None:
     with Client(live) as client, pytest.raises(BadInputError, match=message):
         client.query("Mast.Caom.Cone", params)
     assert mast.bodies == []

@@ -75,8 +75,20 @@ def test_key_order_and_optional_properties() -> None:
     )
     wire = request_to_wire(req)
     assert list(wire) == [
-        "service", "params", "format", "pagesize", "page", "removenullcolumns", "removecache",
-        "clearcache", "timeout", "columnsconfigid", "data", "filename", "use_json", "cacheBreaker",
+        "service",
+        "params",
+        "format",
+        "pagesize",
+        "page",
+        "removenullcolumns",
+        "removecache",
+        "clearcache",
+        "timeout",
+        "columnsconfigid",
+        "data",
+        "filename",
+        "use_json",
+        "cacheBreaker",
     ]
     assert decode_request(encode_form(req)) == req
     assert decode_request("?" + encode_query(req)) == req
@@ -97,7 +109,8 @@ def test_get_form_quotes_everything() -> None:
         "request=" + quote('{"service": "Mast.Caom.Cone", "params": {"ra": 1, "dec": 2}}'),
         '{"service": "Mast.Caom.Cone", "params": {"ra": 1, "dec": 2}}',  # bare JSON body
         "foo=1&request=" + quote('{"service": "Mast.Caom.Cone", "params": {"ra": 1, "dec": 2}}'),
-        "request=" + quote('{"service": "Mast.Caom.Cone", "params": {"ra": 1, "dec": 2}}').replace("%20", "+"),
+        "request="
+        + quote('{"service": "Mast.Caom.Cone", "params": {"ra": 1, "dec": 2}}').replace("%20", "+"),
     ],
 )
 def test_decode_tolerant_forms(body: str) -> None:
@@ -111,7 +124,13 @@ def test_decode_lenient_values_and_both_cachebreaker_spellings() -> None:
         'request={"service":"S","pagesize":"50000","page":"2","clearcache":"True",'
         '"removecache":1,"timeout":"3","cachebreaker":"x","mystery":[1]}'
     )
-    assert (a.pagesize, a.page, a.clearcache, a.removecache, a.timeout) == (50000, 2, True, True, 3.0)
+    assert (a.pagesize, a.page, a.clearcache, a.removecache, a.timeout) == (
+        50000,
+        2,
+        True,
+        True,
+        3.0,
+    )
     assert a.cachebreaker == "x" and a.extra == {"mystery": [1]}
     b = decode_request('request={"service":"S","cacheBreaker":"y"}')
     assert b.cachebreaker == "y"
@@ -163,12 +182,17 @@ def test_with_page_keeps_cachebreaker() -> None:
 
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**53), 2**53),
-    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53), 2**53),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -182,9 +206,16 @@ json_values = st.recursive(
     fmt=st.sampled_from(["json", "extjs", "csv", "votable"]),
 )
 def test_request_roundtrip_property(
-    service: str, params: dict, page: int | None, pagesize: int | None, breaker: str | None, fmt: str
+    service: str,
+    params: dict,
+    page: int | None,
+    pagesize: int | None,
+    breaker: str | None,
+    fmt: str,
 ) -> None:
-    req = MashupRequest(service, params, format=fmt, page=page, pagesize=pagesize, cachebreaker=breaker)
+    req = MashupRequest(
+        service, params, format=fmt, page=page, pagesize=pagesize, cachebreaker=breaker
+    )
     for encoded in (encode_form(req), "?" + encode_query(req), encode_json(req)):
         assert decode_request(encoded) == req
     # Percent-encoding of the form body is exactly urllib's quote of the canonical JSON.
@@ -270,4 +301,17 @@ def test_envelope_roundtrip() -> None:
     assert reply.data == [{"a": 1, "b": "x"}] and reply.extra == {"percent complete": 1}
     error = json.loads(encode_error("Invalid column name 's_fov'"))
     assert error["status"] == "ERROR" and error["msg"] == "Invalid column name 's_fov'"
-    assert error["paging"] == {"page": 0, "pageSize": 0, "pagesFiltered": 0, "rows": 0, "rowsFiltered": 0, "rowsTotal": 0}
+    assert error["paging"] == {
+        "page": 0,
+        "pageSize": 0,
+        "pagesFiltered": 0,
+        "rows": 0,
+        "rowsFiltered": 0,
+        "rowsTotal": 0,
+    }
+
+
+def test_partially_percent_encoded_raw_json() -> None:
+    # Browsers and httpx leave braces but encode quotes in a query string.
+    req = decode_request("request={%22service%22:%22Mast.Caom.Cone%22,%22params%22:{%22ra%22:1}}")
+    assert req.service == "Mast.Caom.Cone" and req.params == {"ra": 1}

@@ -152,9 +152,20 @@ def test_range_property(lo: float, hi: float) -> None:
     assert text == wire
 
 
-@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="*%"), min_size=1, max_size=10), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_characters="*%"), min_size=1, max_size=10),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_exact_values_property(values: list[str]) -> None:
-    assume(all(not v.lstrip().startswith(("=>", "=<", "<>", "!=", "~", ">>", "<<", ">", "<", "=")) for v in values))
+    assume(
+        all(
+            not v.lstrip().startswith(("=>", "=<", "<>", "!=", "~", ">>", "<<", ">", "<", "="))
+            for v in values
+        )
+    )
     assume(all(".." not in v for v in values))
     wire = criterion("target_name", values).to_json()
     assert wire["values"] == values and "freeText" not in wire
@@ -185,8 +196,20 @@ def test_service_names() -> None:
 
     assert services.canonical(" mast.caom.CONE ") == "Mast.Caom.Cone"
     assert services.canonical("Mast.Other.Thing") == "Mast.Other.Thing"
-    assert services.is_filtered("Mast.Caom.Filtered.Position") and services.is_position("Mast.Caom.Filtered.Position")
+    assert services.is_filtered("Mast.Caom.Filtered.Position") and services.is_position(
+        "Mast.Caom.Filtered.Position"
+    )
     assert not services.is_position("Mast.Caom.Filtered")
     assert services.columns_config_id("Mast.Caom.Filtered.Position") == "Mast.Caom.Cone"
-    assert services.columns_config_id("Mast.Catalogs.Filtered.Tic.Rows") == "Mast.Catalogs.Tess.Cone"
-    assert services.is_valid_name("Mast.Caom.Cone") and not services.is_valid_name("Mast; DROP TABLE x")
+    assert (
+        services.columns_config_id("Mast.Catalogs.Filtered.Tic.Rows") == "Mast.Catalogs.Tess.Cone"
+    )
+    assert services.is_valid_name("Mast.Caom.Cone") and not services.is_valid_name(
+        "Mast; DROP TABLE x"
+    )
+
+
+def test_range_wrapped_in_a_list() -> None:
+    assert criterion("t_min", [(1, 2)], continuous=True).to_json()["values"] == [{"min": 1, "max": 2}]
+    with pytest.raises(BadInputError, match="one range per filter"):
+        criterion("t_min", [(1, 2), 5], continuous=True)

@@ -165,7 +165,10 @@ class HalfSplitter:
         if hi - lo < 2:
             return [request]
         mid = (lo + hi) // 2
-        return [request.replace(params={"range": (lo, mid)}), request.replace(params={"range": (mid, hi)})]
+        return [
+            request.replace(params={"range": (lo, mid)}),
+            request.replace(params={"range": (mid, hi)}),
+        ]
 
 
 def test_fetch_all_splits_refused_queries_recursively() -> None:
@@ -187,8 +190,15 @@ def test_fetch_all_without_splitter_or_unsplittable() -> None:
         raise ResultTooLargeError("too large")
 
     with pytest.raises(ResultTooLargeError):
-        Driver(answer).run(fetch_all(REQ.replace(params={"range": (0, 1)}), pagesize=10, deadline=1e12))
+        Driver(answer).run(
+            fetch_all(REQ.replace(params={"range": (0, 1)}), pagesize=10, deadline=1e12)
+        )
     with pytest.raises(ResultTooLargeError, match="could not be split further"):
         Driver(answer).run(
-            fetch_all(REQ.replace(params={"range": (0, 1)}), pagesize=10, deadline=1e12, splitter=HalfSplitter())
+            fetch_all(
+                REQ.replace(params={"range": (0, 1)}),
+                pagesize=10,
+                deadline=1e12,
+                splitter=HalfSplitter(),
+            )
         )

@@ -103,14 +103,18 @@ class ScriptedMast:
         if mreq.service == "Mast.Name.Lookup":
             return Response((FIXTURES / "resolver.json").read_bytes())
         if mreq.service not in ("Mast.Caom.Cone", "Mast.Caom.Filtered"):
-            return Response(encode_error(f"Mashup: Unable to Find Service Adaptor for service: {mreq.service}"))
+            return Response(
+                encode_error(f"Mashup: Unable to Find Service Adaptor for service: {mreq.service}")
+            )
         fields, rows = fixture_rows(self.table)
         if self.mutate is not None:
             rows = self.mutate(mreq, rows)
         return Response(page_body(fields, rows, mreq.page, mreq.pagesize))
 
 
-def page_body(fields: list[Field], rows: list[dict[str, Any]], page: int | None, pagesize: int | None) -> bytes:
+def page_body(
+    fields: list[Field], rows: list[dict[str, Any]], page: int | None, pagesize: int | None
+) -> bytes:
     """A json reply holding one page of ``rows``, paging computed as MAST does."""
     total = len(rows)
     if total == 0:

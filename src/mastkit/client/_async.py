@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections import deque
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -24,7 +24,17 @@ from mastkit.client._results import build_result, page_result
 from mastkit.client._retry import is_retryable
 from mastkit.errors import MastError, QueryTimeout
 from mastkit.protocol import MashupRequest, MashupResponse, decode_columns_config
-from mastkit.protocol.flows import Flow, Parallel, Send, Sleep, Splitter, fetch_all, first_page, poll, remaining_pages
+from mastkit.protocol.flows import (
+    Flow,
+    Parallel,
+    Send,
+    Sleep,
+    Splitter,
+    fetch_all,
+    first_page,
+    poll,
+    remaining_pages,
+)
 from mastkit.tables import ResultTable
 
 __all__ = ["AsyncClient"]
@@ -151,7 +161,10 @@ class AsyncClient:
             response = await self._http.post(
                 url,
                 content=action.body,
-                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"},
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "text/plain",
+                },
                 timeout=self._core.socket_timeout(action.deadline),
             )
             return self._core.handle_reply(response, request)
@@ -159,7 +172,11 @@ class AsyncClient:
         return await self._retrying(once, request, url, action.deadline)
 
     async def _retrying(
-        self, once: Callable[[], Awaitable[T]], request: MashupRequest | None, url: str, deadline: float
+        self,
+        once: Callable[[], Awaitable[T]],
+        request: MashupRequest | None,
+        url: str,
+        deadline: float,
     ) -> T:
         attempt = 0
         while True:
@@ -200,8 +217,13 @@ class AsyncClient:
     ) -> MashupResponse:
         """Send one request, polling while EXECUTING; see :meth:`Client.invoke`."""
         request = self._core.build_request(
-            service, params, format=format, pagesize=pagesize, page=page,
-            server_timeout=server_timeout, options=options,
+            service,
+            params,
+            format=format,
+            pagesize=pagesize,
+            page=page,
+            server_timeout=server_timeout,
+            options=options,
         )
         if request.cachebreaker is None:
             request = request.with_cachebreaker()
@@ -222,8 +244,13 @@ class AsyncClient:
     ) -> ResultTable:
         """Run a query and return every row as one table; see :meth:`Client.query`."""
         request = self._core.build_request(
-            service, params, format=format, pagesize=pagesize, page=page,
-            server_timeout=server_timeout, options=options,
+            service,
+            params,
+            format=format,
+            pagesize=pagesize,
+            page=page,
+            server_timeout=server_timeout,
+            options=options,
         )
         deadline = self._core.deadline(timeout)
         if request.page is not None:
@@ -258,8 +285,12 @@ class AsyncClient:
         Up to ``concurrency`` pages are in flight while earlier ones are consumed.
         """
         request = self._core.build_request(
-            service, params, format=format, pagesize=pagesize,
-            server_timeout=server_timeout, options=options,
+            service,
+            params,
+            format=format,
+            pagesize=pagesize,
+            server_timeout=server_timeout,
+            options=options,
         )
         deadline = self._core.deadline(timeout)
         request = first_page(request, self.settings.pagesize)
@@ -301,7 +332,10 @@ class AsyncClient:
             response = await self._http.post(
                 url,
                 content=f"colConfigId={config_id}".encode(),
-                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"},
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "text/plain",
+                },
                 timeout=self._core.socket_timeout(deadline),
             )
             self._core.raise_for_status(response, None)
@@ -327,7 +361,11 @@ class AsyncClient:
 
         async def once() -> httpx.Response:
             response = await self._http.request(
-                method, target, params=params, data=data, headers=headers,
+                method,
+                target,
+                params=params,
+                data=data,
+                headers=headers,
                 timeout=self._core.socket_timeout(deadline),
             )
             self._core.raise_for_status(response, None)

@@ -16,21 +16,29 @@ import httpx
 
 from mastkit import __version__
 from mastkit._settings import Settings
-from mastkit.client.auth import MastToken
 from mastkit.client._retry import RetryPolicy
+from mastkit.client.auth import MastToken
 from mastkit.errors import BadInputError, DecodeError, MastError, QueryTimeout, TransportError
 from mastkit.protocol import MashupRequest, MashupResponse, decode_response
 from mastkit.protocol.services import validate_params
 from mastkit.protocol.status import error_for_http
 
-__all__ = ["INVOKE_PATH", "COLUMNS_CONFIG_PATH", "ClientCore"]
+__all__ = ["COLUMNS_CONFIG_PATH", "INVOKE_PATH", "ClientCore"]
 
 logger = logging.getLogger("mastkit.client")
 
 INVOKE_PATH = "/api/v0/invoke"
 COLUMNS_CONFIG_PATH = "/portal/Mashup/Mashup.asmx/columnsconfig"
 _REQUEST_KEYS = frozenset(
-    {"removenullcolumns", "removecache", "clearcache", "columnsconfigid", "data", "filename", "cachebreaker"}
+    {
+        "removenullcolumns",
+        "removecache",
+        "clearcache",
+        "columnsconfigid",
+        "data",
+        "filename",
+        "cachebreaker",
+    }
 )
 
 
@@ -119,7 +127,9 @@ class ClientCore:
         if remaining <= 0:
             raise QueryTimeout("The call's deadline passed before the request could be sent.")
         s = self.settings
-        return httpx.Timeout(min(s.read_timeout, remaining), connect=min(s.connect_timeout, remaining))
+        return httpx.Timeout(
+            min(s.read_timeout, remaining), connect=min(s.connect_timeout, remaining)
+        )
 
     def deadline(self, timeout: float | None) -> float:
         """The monotonic deadline of a call started now."""
@@ -179,7 +189,9 @@ class ClientCore:
         if error is not None:
             raise error
 
-    def handle_reply(self, response: httpx.Response, request: MashupRequest | None) -> MashupResponse:
+    def handle_reply(
+        self, response: httpx.Response, request: MashupRequest | None
+    ) -> MashupResponse:
         """Map an HTTP reply to a decoded :class:`MashupResponse` or raise the right error."""
         error = error_for_http(
             response.status_code,
@@ -201,15 +213,21 @@ class ClientCore:
             raise
 
 
-def translate_transport_error(exc: httpx.HTTPError, request: MashupRequest | None, url: str) -> MastError:
+def translate_transport_error(
+    exc: httpx.HTTPError, request: MashupRequest | None, url: str
+) -> MastError:
     """The mastkit exception for an httpx exception (chained by the caller)."""
     service = request.service if request is not None else None
     where = f" ({service})" if service else ""
     if isinstance(exc, httpx.TimeoutException):
         return QueryTimeout(
-            f"Timed out talking to {url}{where}: {type(exc).__name__}.", service=service, request=request
+            f"Timed out talking to {url}{where}: {type(exc).__name__}.",
+            service=service,
+            request=request,
         )
     detail = str(exc) or type(exc).__name__
     return TransportError(
-        f"Could not complete the request to {url}{where}: {detail}.", service=service, request=request
+        f"Could not complete the request to {url}{where}: {detail}.",
+        service=service,
+        request=request,
     )

@@ -12,7 +12,12 @@ __all__ = ["build_result", "page_result"]
 
 
 def _check_table_reply(request: MashupRequest, response: MashupResponse) -> None:
-    if request.format in ("json", "extjs") and not response.fields and not response.data_raw and response.status != "COMPLETE":
+    if (
+        request.format in ("json", "extjs")
+        and not response.fields
+        and not response.data_raw
+        and response.status != "COMPLETE"
+    ):
         raise DecodeError(
             f"{request.service} did not answer with a table (status {response.status!r}); "
             "use Client.invoke() for non-table services.",
@@ -46,7 +51,12 @@ def build_result(
         _check_table_reply(request, page)
     table = concat_pages([decode_reply(page) for page in pages])
     paging: Paging | None = pages[0].paging if pages else None
-    if complete and paging is not None and paging.rows_filtered and table.num_rows != paging.rows_filtered:
+    if (
+        complete
+        and paging is not None
+        and paging.rows_filtered
+        and table.num_rows != paging.rows_filtered
+    ):
         raise DecodeError(
             f"{request.service}: received {table.num_rows} rows over {len(pages)} pages but the "
             f"server reported {paging.rows_filtered}; the result is incomplete.",

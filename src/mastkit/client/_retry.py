@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from mastkit.errors import DecodeError, MastError, RateLimitError, TransportError, HTTPStatusError
+from mastkit.errors import DecodeError, HTTPStatusError, MastError, RateLimitError, TransportError
 from mastkit.protocol.status import RETRYABLE_STATUS
 
 __all__ = ["RetryPolicy", "is_retryable"]

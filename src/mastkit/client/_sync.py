@@ -22,7 +22,17 @@ from mastkit.client._results import build_result, page_result
 from mastkit.client._retry import is_retryable
 from mastkit.errors import MastError, QueryTimeout
 from mastkit.protocol import MashupRequest, MashupResponse, decode_columns_config
-from mastkit.protocol.flows import Flow, Parallel, Send, Sleep, Splitter, fetch_all, first_page, poll, remaining_pages
+from mastkit.protocol.flows import (
+    Flow,
+    Parallel,
+    Send,
+    Sleep,
+    Splitter,
+    fetch_all,
+    first_page,
+    poll,
+    remaining_pages,
+)
 from mastkit.tables import ResultTable
 
 __all__ = ["Client"]
@@ -162,14 +172,19 @@ class Client:
             response = self._http.post(
                 url,
                 content=action.body,
-                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"},
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "text/plain",
+                },
                 timeout=self._core.socket_timeout(action.deadline),
             )
             return self._core.handle_reply(response, request)
 
         return self._retrying(once, request, url, action.deadline)
 
-    def _retrying(self, once: Callable[[], T], request: MashupRequest | None, url: str, deadline: float) -> T:
+    def _retrying(
+        self, once: Callable[[], T], request: MashupRequest | None, url: str, deadline: float
+    ) -> T:
         attempt = 0
         while True:
             try:
@@ -236,8 +251,13 @@ class Client:
             See :mod:`mastkit.errors`.
         """
         request = self._core.build_request(
-            service, params, format=format, pagesize=pagesize, page=page,
-            server_timeout=server_timeout, options=options,
+            service,
+            params,
+            format=format,
+            pagesize=pagesize,
+            page=page,
+            server_timeout=server_timeout,
+            options=options,
         )
         if request.cachebreaker is None:
             request = request.with_cachebreaker()
@@ -287,8 +307,13 @@ class Client:
         ResultTable
         """
         request = self._core.build_request(
-            service, params, format=format, pagesize=pagesize, page=page,
-            server_timeout=server_timeout, options=options,
+            service,
+            params,
+            format=format,
+            pagesize=pagesize,
+            page=page,
+            server_timeout=server_timeout,
+            options=options,
         )
         deadline = self._core.deadline(timeout)
         if request.page is not None:
@@ -323,8 +348,12 @@ class Client:
         Memory stays bounded by one page, whatever the size of the result.
         """
         request = self._core.build_request(
-            service, params, format=format, pagesize=pagesize,
-            server_timeout=server_timeout, options=options,
+            service,
+            params,
+            format=format,
+            pagesize=pagesize,
+            server_timeout=server_timeout,
+            options=options,
         )
         deadline = self._core.deadline(timeout)
         request = first_page(request, self.settings.pagesize)
@@ -333,7 +362,9 @@ class Client:
         for later in remaining_pages(request, first):
             yield page_result(later, self.run(poll(later, deadline=deadline)))
 
-    def columns_config(self, config_id: str, *, timeout: float | None = None) -> dict[str, dict[str, Any]]:
+    def columns_config(
+        self, config_id: str, *, timeout: float | None = None
+    ) -> dict[str, dict[str, Any]]:
         """The portal's columns config for ``config_id`` (cached per client).
 
         Returns ``{}`` for ids the server does not know.
@@ -348,7 +379,10 @@ class Client:
             response = self._http.post(
                 url,
                 content=f"colConfigId={config_id}".encode(),
-                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"},
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "text/plain",
+                },
                 timeout=self._core.socket_timeout(deadline),
             )
             self._core.raise_for_status(response, None)
@@ -377,7 +411,11 @@ class Client:
 
         def once() -> httpx.Response:
             response = self._http.request(
-                method, target, params=params, data=data, headers=headers,
+                method,
+                target,
+                params=params,
+                data=data,
+                headers=headers,
                 timeout=self._core.socket_timeout(deadline),
             )
             self._core.raise_for_status(response, None)

@@ -43,7 +43,16 @@ _OPTIONAL_KEYS = (
     "filename",
 )
 _KNOWN_KEYS = frozenset(
-    {"service", "params", "format", "pagesize", "page", "cachebreaker", "cacheBreaker", *_OPTIONAL_KEYS}
+    {
+        "service",
+        "params",
+        "format",
+        "pagesize",
+        "page",
+        "cachebreaker",
+        "cacheBreaker",
+        *_OPTIONAL_KEYS,
+    }
 )
 _EXCERPT = 200
 
@@ -252,12 +261,21 @@ def decode_request(payload: bytes | str) -> MashupRequest:
     json_text = _extract_request_text(text)
     try:
         obj = json.loads(json_text)
+    except ValueError:
+        # Raw JSON whose quotes were still percent-encoded (``{%22service%22: ...}``, what some
+        # HTTP libraries send for a query string): decode once more before giving up.
+        obj = _parse_or_raise(unquote_plus(json_text))
+    return request_from_wire(obj)
+
+
+def _parse_or_raise(json_text: str) -> Any:
+    try:
+        return json.loads(json_text)
     except ValueError as exc:
         raise RequestDecodeError(
             f"Mashup: the request is not valid JSON ({exc.args[0] if exc.args else exc}): "
             f"{_excerpt(json_text)}"
         ) from None
-    return request_from_wire(obj)
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,7 +302,9 @@ def _decode_fields(value: Any) -> tuple[Field, ...]:
     out = []
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise DecodeError(f"The reply's 'fields' holds a malformed entry: {_excerpt(str(item))}")
+            raise DecodeError(
+                f"The reply's 'fields' holds a malformed entry: {_excerpt(str(item))}"
+            )
         out.append(Field(item["name"], str(item.get("type") or "string")))
     return tuple(out)
 

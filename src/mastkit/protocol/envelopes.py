@@ -107,7 +107,9 @@ class MashupRequest:
             )
         for name in ("page", "pagesize"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
                 raise BadInputError(f"{name} must be an integer >= 1, not {value!r}.")
         if self.timeout is not None and not self.timeout > 0:
             raise BadInputError(f"timeout must be > 0 seconds, not {self.timeout!r}.")

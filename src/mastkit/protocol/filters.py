@@ -247,16 +247,24 @@ def criterion(
         items = list(value)
     if not items:
         raise BadInputError(f"The filter on {column!r} has an empty list of values.")
-    if continuous and len(items) == 2 and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in items
+    if (
+        continuous
+        and len(items) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in items)
     ):
-        return Filter(column, (Range(_as_bound(items[0], column), _as_bound(items[1], column)),), separator=separator)
+        return Filter(
+            column,
+            (Range(_as_bound(items[0], column), _as_bound(items[1], column)),),
+            separator=separator,
+        )
     exact: list[Any] = []
     pattern: str | None = None
     for item in items:
-        if isinstance(item, Range | slice | Mapping) or (isinstance(item, tuple) and len(item) == 2):
+        if isinstance(item, Range | slice | Mapping | tuple):
+            # A range wrapped in a list: allowed alone, never beside other values.
             if len(items) != 1:
                 raise BadInputError(f"Give one range per filter on {column!r}.")
+            return criterion(column, item, continuous=continuous, separator=separator)
         if item is None:
             raise BadInputError(f"None is not a valid value for {column!r}.")
         if isinstance(item, float) and not math.isfinite(item):
@@ -264,9 +272,14 @@ def criterion(
         if isinstance(item, str):
             if _BAD_OPERATOR.match(item):
                 raise BadInputError(
-                    f"Unknown operator in {item!r} for {column!r}; use >=, >, <=, <, a..b or a pattern."
+                    f"Unknown operator in {item!r} for {column!r}; "
+                    "use >=, >, <=, <, a..b or a pattern."
                 )
-            as_range = _range_from_string(item, column) if (continuous or _looks_numeric_range(item)) else None
+            as_range = (
+                _range_from_string(item, column)
+                if (continuous or _looks_numeric_range(item))
+                else None
+            )
             if as_range is not None:
                 if len(items) != 1:
                     raise BadInputError(f"Give one range per filter on {column!r}.")
@@ -298,7 +311,9 @@ def _looks_numeric_range(text: str) -> bool:
         return True
     if ".." in stripped:
         lo, _, hi = stripped.partition("..")
-        return all(_is_number(part) for part in (lo, hi) if part.strip()) and bool(lo.strip() or hi.strip())
+        return all(_is_number(part) for part in (lo, hi) if part.strip()) and bool(
+            lo.strip() or hi.strip()
+        )
     return False
 
 

@@ -65,7 +65,7 @@ class Sleep:
 
 @dataclass(frozen=True, slots=True)
 class Parallel:
-    """Run ``flows`` concurrently, at most ``limit`` at once; the result is their results in order."""
+    """Run ``flows`` concurrently, at most ``limit`` at once; results come back in order."""
 
     flows: tuple[Generator[Any, Any, Any], ...]
     limit: int = 4
@@ -170,7 +170,11 @@ def check_page(request: MashupRequest, first: MashupResponse, page: MashupRespon
             service=request.service,
             request=request,
         )
-    if first.fields and page.fields and [f.name for f in page.fields] != [f.name for f in first.fields]:
+    if (
+        first.fields
+        and page.fields
+        and [f.name for f in page.fields] != [f.name for f in first.fields]
+    ):
         raise DecodeError(
             f"{request.service}: page {page.paging.page} has different columns from page 1.",
             service=request.service,

@@ -104,8 +104,11 @@ def validate_params(service: str, params: Mapping[str, Any]) -> None:
         if "ra" not in params or "dec" not in params:
             raise BadInputError(f"{service} needs both ra and dec.", service=service)
         radius = params.get("radius", 0.0)
-        validate_position(_degrees(params["ra"], "ra", service), _degrees(params["dec"], "dec", service),
-                          _degrees(radius, "radius", service))
+        validate_position(
+            _degrees(params["ra"], "ra", service),
+            _degrees(params["dec"], "dec", service),
+            _degrees(radius, "radius", service),
+        )
     elif "radius" in params:
         validate_position(0.0, 0.0, _degrees(params["radius"], "radius", service))
     position = params.get("position")
@@ -115,7 +118,10 @@ def validate_params(service: str, params: Mapping[str, Any]) -> None:
             raise BadInputError(
                 f"position must be 'ra, dec, radius' in degrees, not {position!r}.", service=service
             )
-        ra, dec, radius = (_degrees(p.strip(), name, service) for p, name in zip(parts, ("ra", "dec", "radius"), strict=True))
+        ra, dec, radius = (
+            _degrees(p.strip(), name, service)
+            for p, name in zip(parts, ("ra", "dec", "radius"), strict=True)
+        )
         validate_position(ra, dec, radius)
 
 

@@ -61,7 +61,7 @@ def error_for_http(
     """
     if status_code < 400:
         return None
-    excerpt = " ".join(body[:_EXCERPT * 2].decode("utf-8", "replace").split())[:_EXCERPT]
+    excerpt = " ".join(body[: _EXCERPT * 2].decode("utf-8", "replace").split())[:_EXCERPT]
     service = request.service if request is not None else None
     what = f" for {service}" if service else ""
     retry_after = parse_retry_after((headers or {}).get("retry-after"))
@@ -92,11 +92,15 @@ def error_for_http(
     )
 
 
-def error_for_reply(response: MashupResponse, request: MashupRequest | None = None) -> ServiceError | None:
+def error_for_reply(
+    response: MashupResponse, request: MashupRequest | None = None
+) -> ServiceError | None:
     """The :class:`ServiceError` of an ERROR reply, or None for any other status."""
     if not response.is_error:
         return None
     service = request.service if request is not None else None
     msg = response.msg.strip() or "There was an error with your request."
     where = f"{service}: " if service else ""
-    return ServiceError(f"{where}{msg}", service=service, request=request, server_message=response.msg)
+    return ServiceError(
+        f"{where}{msg}", service=service, request=request, server_message=response.msg
+    )

@@ -22,6 +22,7 @@ The manager is thread-safe and not bound to an event loop: waiters register thei
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -64,7 +65,9 @@ class Job(Generic[T]):
     outcome: Outcome[T] | None = None
     nbytes: int = 0
     delivered: bool = False
-    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = field(default_factory=list)
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = field(
+        default_factory=list
+    )
 
     @property
     def done(self) -> bool:
@@ -172,10 +175,9 @@ class JobManager(Generic[T]):
         if start:
             self._start(job, work)
         if not job.done and timeout > 0:
-            try:
+            # Shielded: a hold that times out must not cancel the job's completion signal.
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(waiter), timeout)
-            except TimeoutError:
-                pass
         with self._lock:
             if (loop, waiter) in job.waiters:
                 job.waiters.remove((loop, waiter))
@@ -255,10 +257,8 @@ class JobManager(Generic[T]):
                 self._evict_finished(self._clock(), need_slot=False, spare=job)
             waiters, job.waiters = job.waiters, []
         for loop, waiter in waiters:
-            try:
+            with contextlib.suppress(RuntimeError):  # that request's event loop is gone
                 loop.call_soon_threadsafe(_wake, waiter)
-            except RuntimeError:  # that request's event loop is gone
-                pass
 
     # ------------------------------------------------------------------ bookkeeping (lock held)
 

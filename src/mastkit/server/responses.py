@@ -98,8 +98,8 @@ def compute_paging(total: int, page: int | None, pagesize: int | None) -> tuple[
 
     Examples
     --------
-    >>> compute_paging(19, 1, 50000)[2].to_json()
-    {'page': 1, 'pageSize': 50000, 'pagesFiltered': 1, 'rows': 19, 'rowsFiltered': 19, 'rowsTotal': 19}
+    >>> compute_paging(19, 1, 50000)[2]
+    Paging(page=1, page_size=50000, pages_filtered=1, rows=19, rows_filtered=19, rows_total=19)
     >>> compute_paging(10, 4, 3)[:2]
     (9, 10)
     """
@@ -123,19 +123,13 @@ def render(result: Result, request: MashupRequest) -> Reply:
     page = result.table.slice(start, stop - start)
     fmt = request.format
     if fmt == "json":
-        body = encode_envelope(
-            status="COMPLETE",
-            msg="",
-            fields=result.fields,
-            data_raw=formats.rows_json(page),
-            paging=paging,
-        )
+        body = formats.json(page, result, paging)
     elif fmt == "extjs":
         body = formats.extjs(page, result, paging)
     elif fmt == "csv":
-        body = formats.csv(page, result.fields)
+        body = formats.csv(page, result)
     else:
-        body = formats.votable(page, result.fields)
+        body = formats.votable(page, result)
     return Reply(body, _MEDIA.get(fmt, _JSON))
 
 

@@ -1,0 +1,303 @@
+"""The local archive: one DuckDB file holding real catalogues and the synthetic CAOM tables.
+
+Tables: ``objects`` and ``identifiers`` (OpenNGC), ``hipparcos`` (Hipparcos 2),
+``observations`` and ``products`` (synthetic CAOM, see :mod:`mastkit.server.demo`) and
+``meta`` (build parameters and :data:`FORMAT_VERSION`).
+
+:func:`build_archive` writes a new file atomically (build in a temporary file next to the target,
+then rename), so an interrupted build never leaves a partial archive; :func:`ensure_archive`
+builds on first use and rebuilds when the format changed. :class:`Archive` opens a file
+read-only and gives each thread its own DuckDB cursor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from mastkit.errors import MastError
+from mastkit.server.schema import TABLES, TableSchema, get_schema
+
+__all__ = [
+    "DEFAULT_OBSERVATIONS",
+    "FORMAT_VERSION",
+    "Archive",
+    "build_archive",
+    "default_archive_path",
+    "ensure_archive",
+    "read_meta",
+]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1  # bump whenever tables, columns or the generator change
+DEFAULT_OBSERVATIONS = 50_000
+_FILENAME = "mastkit-archive.duckdb"
+_ROW_GROUP = 16_384
+_BUILD_MEMORY = "2GB"
+
+
+def _sql_text(value: object) -> str:
+    """A string for a SQL literal (paths in ATTACH/SET, which take no parameters)."""
+    return str(value).replace("'", "''")
+
+
+def default_archive_path(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the local archive lives: ``<cache_dir>/archive/mastkit-archive.duckdb``.
+
+    Parameters
+    ----------
+    cache_dir : path-like, optional
+        mastkit's cache root; the settings' ``cache_dir`` (``MASTKIT_CACHE_DIR``) by default.
+    """
+    if cache_dir is None:
+        from mastkit._settings import Settings
+
+        cache_dir = Settings.from_env().cache_dir
+    return Path(cache_dir) / "archive" / _FILENAME
+
+
+def _load_catalogues(con: duckdb.DuckDBPyConnection) -> None:
+    from mastkit.server.loaders.hipparcos import read_hipparcos
+    from mastkit.server.loaders.openngc import read_openngc
+    from mastkit.server.sql import hpx_index
+
+    objects, identifiers = read_openngc()
+    hip = read_hipparcos()
+    hip = hip.append_column(
+        "_hpx", pa.array(hpx_index(hip.column("ra").to_numpy(), hip.column("dec").to_numpy())))
+    for name, table in (("objects", objects), ("identifiers", identifiers), ("hip", hip)):
+        con.register(f"_{name}", table)
+    con.execute("CREATE TABLE objects AS SELECT * FROM _objects ORDER BY name")
+    # Sorted by key, so a lookup touches one row group.
+    con.execute("CREATE TABLE identifiers AS SELECT * FROM _identifiers ORDER BY key, name")
+    con.execute("CREATE TABLE hipparcos AS SELECT *, HIP - 1 AS _row FROM _hip ORDER BY _hpx")
+    for name in ("objects", "identifiers", "hip"):
+        con.unregister(f"_{name}")
+
+
+def build_archive(
+    path: str | os.PathLike[str], *, observations: int = DEFAULT_OBSERVATIONS, seed: int = 0
+) -> Path:
+    """Build the archive file at ``path`` (replacing any file there) and return its path.
+
+    Parameters
+    ----------
+    path : path-like
+    observations : int
+        Number of synthetic CAOM observations.
+    seed : int
+        Seed of the synthetic data: the same seed and size give the same archive.
+    """
+    from mastkit.server.demo import build_caom
+
+    if observations <= 0:
+        raise ValueError(f"observations must be > 0, got {observations}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    spill = tmp.with_name(tmp.name + ".spill")
+    started = time.perf_counter()
+    try:
+        con = duckdb.connect()
+        try:
+            con.execute("SET enable_progress_bar = false")
+            # Bounded memory, spilling next to the archive: the 1M build peaks near 3 GB
+            # (half of it numpy's) instead of letting DuckDB take most of the machine.
+            con.execute(f"SET memory_limit = '{_BUILD_MEMORY}'")
+            con.execute(f"SET temp_directory = '{_sql_text(spill)}'")
+            # Row groups of 16k rows (default 122k): finer zone maps, so a cone reads less.
+            con.execute(f"ATTACH '{_sql_text(tmp)}' AS archive (ROW_GROUP_SIZE {_ROW_GROUP})")
+            con.execute("USE archive")
+            _load_catalogues(con)
+            build_caom(con, observations, seed)
+            max_fp = con.sql("SELECT max(_fp_radius) FROM observations").fetchall()[0]
+            meta = {
+                "format_version": str(FORMAT_VERSION),
+                "observations": str(observations),
+                "seed": str(seed),
+                "max_fp_radius.observations": repr(float(max_fp[0] if max_fp else 0.0)),
+                "max_fp_radius.hipparcos": "0.0",
+                "built_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                "duckdb_version": duckdb.__version__,
+            }
+            con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            con.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, path)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+        shutil.rmtree(spill, ignore_errors=True)
+    log.info("built %s (%d observations) in %.1f s", path, observations,
+             time.perf_counter() - started)
+    return path
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, str] | None:
+    """The ``meta`` table of the archive at ``path``, or None if it is not a usable archive."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except (duckdb.Error, OSError):
+        return None
+    try:
+        return dict(con.sql("SELECT key, value FROM meta").fetchall())
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def ensure_archive(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    observations: int | None = None,
+    seed: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """The path of a ready archive: built on first use, reused after.
+
+    It is rebuilt when the file's format version is not :data:`FORMAT_VERSION`, or when
+    ``observations`` or ``seed`` are given and differ from the file's.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Defaults to :func:`default_archive_path` of ``cache_dir``.
+    observations : int, optional
+        Size of a new build (default :data:`DEFAULT_OBSERVATIONS`).
+    seed : int, optional
+        Seed of a new build (default 0).
+    cache_dir : path-like, optional
+    """
+    target = Path(path) if path is not None else default_archive_path(cache_dir)
+    meta = read_meta(target) if target.exists() else None
+    if (
+        meta is not None
+        and meta.get("format_version") == str(FORMAT_VERSION)
+        and (observations is None or meta.get("observations") == str(observations))
+        and (seed is None or meta.get("seed") == str(seed))
+    ):
+        return target
+    return build_archive(
+        target,
+        observations=DEFAULT_OBSERVATIONS if observations is None else observations,
+        seed=0 if seed is None else seed,
+    )
+
+
+class Archive:
+    """A read-only archive file; safe to query from many threads (one cursor per thread).
+
+    Use :meth:`open`, then :meth:`execute`; :meth:`close` when done (or ``with``).
+    """
+
+    def __init__(self, path: Path, connection: duckdb.DuckDBPyConnection) -> None:
+        self.path = path
+        self._con: duckdb.DuckDBPyConnection | None = connection
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+        self.meta: dict[str, str] = dict(connection.sql("SELECT key, value FROM meta").fetchall())
+        self._tables = {r[0] for r in connection.sql("SHOW TABLES").fetchall()}
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Archive:
+        """Open the archive file at ``path`` read-only.
+
+        Raises
+        ------
+        MastError
+            If the file is missing, not an archive, or of another format version.
+        """
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except (duckdb.Error, OSError) as exc:
+            raise MastError(f"Cannot open the archive {path}: {exc}") from exc
+        try:
+            archive = cls(Path(path), con)
+        except duckdb.Error as exc:
+            con.close()
+            raise MastError(f"{path} is not a mastkit archive: {exc}") from exc
+        version = archive.meta.get("format_version")
+        if version != str(FORMAT_VERSION):
+            archive.close()
+            raise MastError(f"{path} has archive format {version}, not {FORMAT_VERSION}: "
+                            "rebuild it (ensure_archive does)")
+        return archive
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            with self._lock:
+                if self._con is None:
+                    raise MastError("The archive is closed")
+                cursor = self._con.cursor()
+                # A long query must not draw a progress bar on a server's terminal.
+                cursor.execute("SET enable_progress_bar = false")
+                self._cursors.append(cursor)
+            self._local.cursor = cursor
+        return cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run one parameterised statement on this thread's cursor.
+
+        Parameters
+        ----------
+        sql : str
+            SQL with ``?`` placeholders.
+        params : sequence
+            Their values.
+
+        Returns
+        -------
+        pyarrow.Table
+        """
+        if self._con is None:
+            raise MastError("The archive is closed")
+        relation = self._cursor().sql(sql, params=list(params) if params else None)
+        return relation.to_arrow_table() if relation is not None else pa.table({})
+
+    def tables(self) -> list[str]:
+        """Queryable tables of this archive (those with a schema)."""
+        return [name for name in TABLES if name in self._tables]
+
+    def schema(self, table: str) -> TableSchema:
+        """Column metadata of ``table`` (see :mod:`mastkit.server.schema`)."""
+        return get_schema(table)
+
+    def max_footprint_radius(self, table: str) -> float:
+        """Largest footprint radius (deg) in ``table``; cone searches widen by it."""
+        return float(self.meta.get(f"max_fp_radius.{table}", "0.0"))
+
+    def close(self) -> None:
+        """Close every cursor and the connection; later calls fail with MastError."""
+        with self._lock:
+            for cursor in self._cursors:
+                with contextlib.suppress(duckdb.Error):
+                    cursor.close()
+            self._cursors.clear()
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,191 @@
+"""The fast path of the json decoder: a JSON array of row objects through Arrow's JSON reader.
+
+Arrow reads newline-delimited JSON in parallel blocks, so the array has to become one object per
+line. msgspec splits the array into raw row slices without building Python objects (and
+validates the JSON on the way); then:
+
+* when the array is compact (``[{...},{...}]``, what MAST and the local server send), the slice
+  lengths give the exact offset of every separating comma, and the bytes are streamed to Arrow
+  a block at a time with those commas turned into newlines: no second copy of the whole reply;
+* otherwise (whitespace between rows) the slices are joined with newlines.
+
+Declared ``int``/``float``/``boolean`` columns get an explicit Arrow type; ``string`` ones are
+typed from the values (first guessed from a sample of rows, which spares Arrow the inference,
+and inferred by Arrow when the guess is wrong). :func:`read_rows` returns ``None`` whenever the
+data needs the careful path instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pa_json
+
+from mastkit.protocol.envelopes import Field
+from mastkit.tables._values import finish_date, normalise_inferred
+from mastkit.tables.schema import SELECTED_COLUMN, Kind, arrow_type, kind_of
+
+__all__ = ["read_rows"]
+
+# Blocks are parsed in parallel; a few MiB keeps both cores busy and the memory warm. A row
+# longer than a block makes Arrow fail, and the careful path takes over.
+_BLOCK_SIZE: Final = 8 << 20
+_SAMPLE: Final = 64
+_EXPLICIT: Final[dict[Kind, pa.DataType]] = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+}
+_ANY: Final = msgspec.json.Decoder()
+_NEWLINE: Final = 10
+_SPACE: Final = 32
+
+
+class _Lines:
+    """A read-only file over a compact JSON array, showing one row per line.
+
+    Arrow pulls blocks through :meth:`read`; each block is copied, and the separating commas
+    in it (known from the row lengths) become newlines and the brackets spaces.
+    """
+
+    def __init__(self, data: bytes, separators: np.ndarray[Any, Any]) -> None:
+        self._data = data
+        self._separators = separators
+        self._position = 0
+        self.closed = False
+
+    def read(self, size: int | None = -1) -> bytearray:
+        start = self._position
+        total = len(self._data)
+        end = total if size is None or size < 0 else min(total, start + size)
+        # A fresh buffer per block: Arrow keeps it while the block is parsed.
+        chunk = bytearray(memoryview(self._data)[start:end])
+        view = np.frombuffer(chunk, dtype=np.uint8)
+        low, high = np.searchsorted(self._separators, (start, end))
+        view[self._separators[low:high] - start] = _NEWLINE
+        if start == 0 and end > 0:
+            view[0] = _SPACE  # the opening bracket
+        if end == total and end > start:
+            view[-1] = _SPACE  # the closing bracket
+        self._position = end
+        return chunk
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _source(data: bytes, rows: list[msgspec.Raw]) -> Callable[[], Any]:
+    """A factory of fresh Arrow inputs presenting ``rows`` one per line."""
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    # In a compact array row i starts at 1 + sum(len[:i]) + i (brackets and commas between).
+    ends = np.cumsum(lengths + 1)
+    compact = len(data) == int(ends[-1]) + 1 and data[:1] == b"["
+    if compact:
+        view = np.frombuffer(data, dtype=np.uint8)
+        compact = bool(np.all(view[ends[:-1]] == ord(","))) and data[-1:] == b"]"
+    if compact:
+        separators = ends[:-1]
+        return lambda: _Lines(data, separators)
+    joined = pa.py_buffer(b"\n".join(rows))
+    return lambda: pa.BufferReader(joined)
+
+
+def _guess(fields: Sequence[Field], rows: list[msgspec.Raw]) -> dict[str, pa.DataType]:
+    """Types for ``string``/``auto`` columns whose sampled values all agree (int64 or utf8)."""
+    loose = {f.name for f in fields if kind_of(f.type) in ("string", "auto")}
+    if not loose:
+        return {}
+    step = max(1, len(rows) // _SAMPLE)
+    seen: dict[str, set[type]] = {name: set() for name in loose}
+    for raw in rows[::step]:
+        row = _ANY.decode(raw)
+        if not isinstance(row, dict):
+            return {}
+        for name in loose:
+            value = row.get(name)
+            if value is not None:
+                seen[name].add(type(value))
+    guessed = {}
+    for name, types in seen.items():
+        if types == {str}:
+            guessed[name] = pa.string()
+        elif types == {int}:
+            guessed[name] = pa.int64()
+    return guessed
+
+
+def _parse(open_input: Callable[[], Any], schema: pa.Schema) -> pa.Table | None:
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+    try:
+        return pa_json.read_json(
+            open_input(),
+            read_options=pa_json.ReadOptions(block_size=_BLOCK_SIZE),
+            parse_options=options,
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+
+
+def read_rows(fields: Sequence[Field], data: bytes, rows: list[msgspec.Raw]) -> pa.Table | None:
+    """Decode the rows with Arrow, or return ``None`` if the careful path must.
+
+    ``data`` is the whole JSON array and ``rows`` its elements as split by msgspec (non-empty).
+    """
+    kinds = {f.name: kind_of(f.type) for f in fields}
+    explicit = {n: _EXPLICIT[k] for n, k in kinds.items() if k in _EXPLICIT}
+    open_input = _source(data, rows)
+    guessed = _guess(fields, rows)
+    parsed = _parse(open_input, pa.schema({**explicit, **guessed})) if guessed else None
+    if parsed is None:
+        parsed = _parse(open_input, pa.schema(explicit))
+        if parsed is None:
+            return None
+        # Arrow infers ISO-looking strings as timestamps; a text column must keep its text, so
+        # read those columns again as utf8 (rare: MAST sends times as MJD floats).
+        stamped = {
+            n: pa.string()
+            for n in parsed.column_names
+            if pa.types.is_timestamp(parsed.schema.field(n).type) and kinds.get(n, "auto") != "date"
+        }
+        if stamped:
+            parsed = _parse(open_input, pa.schema({**explicit, **stamped}))
+            if parsed is None:
+                return None
+    if parsed.num_rows != len(rows):
+        return None
+    n = parsed.num_rows
+    names = [f.name for f in fields] or [c for c in parsed.column_names if c != SELECTED_COLUMN]
+    columns: list[pa.ChunkedArray | pa.Array] = []
+    for name in names:
+        kind = kinds.get(name, "auto")
+        if name not in parsed.column_names:
+            columns.append(pa.nulls(n, arrow_type(kind)))
+            continue
+        column = parsed.column(name)
+        if kind == "date":
+            if not pa.types.is_timestamp(column.type):
+                checked = normalise_inferred(column)
+                if checked is None or pa.types.is_boolean(checked.type):
+                    return None  # the careful path decides (and rejects booleans)
+                column = checked
+            column = finish_date(column)
+        elif kind in ("string", "auto"):
+            checked = normalise_inferred(column)
+            if checked is None:
+                return None
+            column = checked
+        columns.append(column)
+    return pa.table(columns, names=names)
