@@ -287,6 +287,10 @@ def test_circle_and_point_distances() -> None:
     assert d[:2] == pytest.approx([0.5, 0.5])
     assert d[2:] == pytest.approx(_sep(10.0, 21.0, ra[2:], dec[2:]))  # points
     assert footprint_distance(["CIRCLE ICRS 10 20 1.5"], ra[:1], dec[:1], 10.0, 21.0)[0] == 0
+    # Many rows take the Arrow path, a few the plain one: both agree.
+    many = footprint_distance(pa.array(regions * 20), np.tile(ra, 20), np.tile(dec, 20),
+                              10.0, 21.0)
+    assert many == pytest.approx(np.tile(d, 20))
 
 
 @settings(max_examples=60, deadline=None)

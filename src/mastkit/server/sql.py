@@ -9,7 +9,7 @@ row's centre; tables are stored sorted by it so DuckDB's zone maps skip most row
 1. the HEALPix pixels touching a disc of the search radius plus the table's largest footprint
    radius become a few ``_hpx BETWEEN ? AND ?`` ranges (nested indices of a coarse pixel are
    contiguous at the fine order);
-2. a great-circle check on the centre keeps rows whose footprint can reach the disc;
+2. a declination band (same widening) trims the ranges' far corners;
 3. the exact distance from the search point to each candidate's footprint (0 inside it) is
    computed in numpy (:func:`footprint_distance`), as MAST's ``distance`` (arcsec).
 
@@ -309,15 +309,6 @@ def _limit_sql(limit: int | None, offset: int) -> tuple[str, list[Any]]:
     return "LIMIT ? OFFSET ?", [limit, offset]
 
 
-def _sep_sql(ra_col: str, dec_col: str) -> str:
-    """Great-circle distance (deg) from (?, ?) to a row's position (haversine, wrap-safe)."""
-    return (
-        f"degrees(2 * asin(least(1.0, sqrt(pow(sin(radians(t.\"{dec_col}\" - ?) / 2), 2) + "
-        f"cos(radians(t.\"{dec_col}\")) * cos(radians(?)) * "
-        f"pow(sin(radians(t.\"{ra_col}\" - ?) / 2), 2)))))"
-    )
-
-
 # --- Geometry: HEALPix ranges and distances to footprints -------------------------------------
 
 HPX_ORDER = 16  # stored _hpx resolution: nside 65536, pixels of about 3 arcsec
@@ -468,6 +459,29 @@ def _parse_regions(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return shape, per_row, np.cumsum(per_row) - per_row, numbers
 
 
+def _parse_regions_small(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray]:
+    """:func:`_parse_regions` for a few rows, token by token."""
+    shapes: list[str] = []
+    counts: list[int] = []
+    numbers: list[float] = []
+    for text in arr.to_pylist():
+        tokens = (text or "").split()
+        values: list[float] = []
+        if len(tokens) > 1:
+            skip = 1 if tokens[1][0] in "0123456789+-." else 2
+            try:
+                values = [float(t) for t in tokens[skip:]]
+            except ValueError:  # other words: measured as a point
+                values = []
+        shapes.append(tokens[0].upper() if tokens and values else "")
+        counts.append(len(values))
+        numbers.extend(values)
+    per_row = np.array(counts, dtype=np.int64)
+    return (np.array(shapes, dtype=object), per_row, np.cumsum(per_row) - per_row,
+            np.array(numbers, dtype=float))
+
+
 def footprint_distance(regions: Any, ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float
                        ) -> np.ndarray:
     """Distance (deg) from (ra0, dec0) to each footprint, 0 inside it (MAST's ``distance``).
@@ -491,7 +505,9 @@ def footprint_distance(regions: Any, ra: np.ndarray, dec: np.ndarray, ra0: float
         regions if isinstance(regions, pa.Array) else pa.array(list(regions), pa.string()))
     if len(arr) == 0:
         return out
-    shape, per_row, start, numbers = _parse_regions(arr)
+    # Arrow kernels win on many rows; a plain loop on the few rows of a typical cone.
+    parse = _parse_regions if len(arr) > 64 else _parse_regions_small
+    shape, per_row, start, numbers = parse(arr)
     circle = (shape == "CIRCLE") & (per_row == 3)
     if circle.any():
         c = numbers[start[circle][:, None] + np.arange(3)]
@@ -509,30 +525,37 @@ def footprint_distance(regions: Any, ra: np.ndarray, dec: np.ndarray, ra0: float
 
 
 def _cone_sql(archive: Archive, schema: TableSchema, cone: Cone) -> tuple[str, list[Any]]:
-    """HEALPix ranges widened by the largest footprint, then a check on each row's centre."""
+    """HEALPix ranges and a declination band, both widened by the largest footprint.
+
+    Both are plain comparisons on stored columns, which DuckDB pushes into the scan (a
+    great-circle test in SQL costs more to plan than the rows it removes); the exact test is
+    :func:`footprint_distance` on what comes back.
+    """
     assert schema.ra is not None and schema.dec is not None
     reach = archive.max_footprint_radius(schema.name) if schema.footprint else 0.0
-    ranges = hpx_ranges(cone.ra, cone.dec, min(cone.radius + reach, 180.0))
+    wide = min(cone.radius + reach + 1e-9, 180.0)
+    ranges = hpx_ranges(cone.ra, cone.dec, wide)
     hpx = "(" + " OR ".join("t._hpx BETWEEN ? AND ?" for _ in ranges) + ")"
-    fp = "t._fp_radius" if schema.footprint else "0.0"
-    centre = f"{_sep_sql(schema.ra, schema.dec)} <= ? + {fp} + 1e-9"
-    params = [v for pair in ranges for v in pair] + [cone.dec, cone.dec, cone.ra, cone.radius]
-    return f"{hpx} AND {centre}", params
+    band = f't."{schema.dec}" BETWEEN ? AND ?'
+    params = [v for pair in ranges for v in pair] + [cone.dec - wide, cone.dec + wide]
+    return f"{hpx} AND {band}", params
 
 
 def _in_cone(archive: Archive, schema: TableSchema, cone: Cone, cols: list[str], where: str,
              params: list[Any]) -> pa.Table:
     """Rows whose footprint reaches the cone: ``cols``, ``_row`` and ``distance`` (arcsec)."""
+    assert schema.ra is not None and schema.dec is not None
     cone_where, cone_params = _cone_sql(archive, schema, cone)
-    region = f't."{schema.footprint}"' if schema.footprint else "NULL::VARCHAR"
-    select_list = ", ".join([*(f't."{n}"' for n in cols), "t._row", f't."{schema.ra}" AS _g_ra',
-                             f't."{schema.dec}" AS _g_dec', f"{region} AS _g_region"])
+    geometry = [c for c in (schema.ra, schema.dec, schema.footprint) if c and c not in cols]
+    select_list = ", ".join(f't."{n}"' for n in [*cols, *geometry]) + ", t._row"
     found = archive.execute(f"SELECT {select_list} FROM {schema.name} t "
                             f"{_where(cone_where, where)}", [*cone_params, *params])
-    dist = footprint_distance(found.column("_g_region"), found.column("_g_ra").to_numpy(),
-                              found.column("_g_dec").to_numpy(), cone.ra, cone.dec)
+    regions = (found.column(schema.footprint) if schema.footprint
+               else pa.nulls(found.num_rows, pa.string()))
+    dist = footprint_distance(regions, found.column(schema.ra).to_numpy(),
+                              found.column(schema.dec).to_numpy(), cone.ra, cone.dec)
     keep = dist <= cone.radius + 1e-12
-    found = found.filter(pa.array(keep)).drop_columns(["_g_ra", "_g_dec", "_g_region"])
+    found = found.filter(pa.array(keep)).drop_columns(geometry)
     return found.append_column(DISTANCE.name, pa.array(dist[keep] * 3600.0))
 
 
