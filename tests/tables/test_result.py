@@ -69,6 +69,11 @@ def test_rows_slices_and_selections(caom: ResultTable) -> None:
     assert [r["obsid"] for r in caom[np.array([0, -1])]] == [caom[0]["obsid"], caom[18]["obsid"]]
     with pytest.raises(IndexError):
         caom[np.array([True, False])]
+    import pyarrow.compute as pc
+
+    east = caom[pc.greater(caom["s_ra"], 23.2)]
+    assert len(east) == sum(1 for r in caom if r["s_ra"] > 23.2) > 0
+    assert caom[pa.array([0, 18])][1] == caom[18]
     with pytest.raises(TypeError):
         caom[1.5]  # type: ignore[call-overload]
 
@@ -206,6 +211,9 @@ def test_concat_pages_keeps_field_metadata() -> None:
     assert concat_pages([a, b]).schema.field("s_ra").metadata == {b"unit": b"deg"}
 
 
-def test_constructor_rejects_non_tables() -> None:
+def test_constructor_rejects_non_tables_and_takes_arrow_streams() -> None:
     with pytest.raises(BadInputError):
         ResultTable([{"a": 1}])  # type: ignore[arg-type]
+    import polars as pl
+
+    assert ResultTable(pl.DataFrame({"a": [1, 2]}))["a"].to_pylist() == [1, 2]  # type: ignore[arg-type]

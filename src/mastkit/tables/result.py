@@ -37,7 +37,8 @@ class ResultTable:
     Parameters
     ----------
     table : pyarrow.Table
-        The data. Long ids are int64, nulls are Arrow nulls.
+        The data. Long ids are int64, nulls are Arrow nulls. Any object with the Arrow
+        PyCapsule stream interface (a polars DataFrame, a RecordBatchReader) is accepted too.
     service : str, optional
         The MAST service that produced it.
     params : mapping, optional
@@ -85,7 +86,12 @@ class ResultTable:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(table, pa.Table):
-            raise BadInputError(f"ResultTable wraps a pyarrow.Table, not {type(table).__name__}.")
+            if not hasattr(table, "__arrow_c_stream__"):
+                raise BadInputError(
+                    f"ResultTable wraps a pyarrow.Table (or an Arrow stream), "
+                    f"not {type(table).__name__}."
+                )
+            table = pa.table(table)  # polars, pandas-on-Arrow, record batch readers, ...
         self._table = table
         self.service = service
         self.params: dict[str, Any] = dict(params or {})
@@ -267,6 +273,15 @@ class ResultTable:
             for name in key:
                 self._column(name)
             return self._derive(self._table.select(list(key)))
+        if isinstance(key, pa.Array | pa.ChunkedArray):
+            # Masks and indices as compute kernels return them: rt[pc.greater(rt["s_ra"], 20)]
+            if pa.types.is_boolean(key.type):
+                if len(key) != len(self):
+                    raise IndexError(
+                        f"a boolean mask of {len(key)} for a table of {len(self)} rows"
+                    )
+                return self._derive(self._table.filter(key))
+            key = key.to_numpy(zero_copy_only=False)
         selector = np.asarray(key)
         if selector.dtype == bool:
             if len(selector) != len(self):
