@@ -1,98 +1,102 @@
-"""The mastkit demo: the MAST workflow against the embedded local archive, no network needed.
+"""The mastkit demo: MAST's workflow from the command line, on the embedded local archive.
 
-Run by ``make demo``. It starts the local MAST-compatible server (building its archive on first
-use), then walks MAST's own tutorial through the mastkit client: resolve a target, find its
-observations, narrow them with filters, count, list and filter their products, and save the
-results. The local archive's observations are synthetic (labelled so); its catalogues are real.
+Run by ``make demo``; no network needed. It builds the local archive on first use, starts the
+local MAST-compatible server once, points every command at it through ``MASTKIT_SERVER`` (the
+same as ``--server local`` on each command, without starting a server per command), and runs
+MAST's own tutorial as ``mastkit`` commands: resolve a target, count and find its observations,
+narrow them and save them, list their products, size them up, filter them, and save the
+selection for the download step. The local archive's observations are synthetic (labelled
+so); its catalogues are real.
+
+Every command is printed before it runs, so the demo doubles as a copy-and-paste tutorial;
+against the real MAST, leave out ``MASTKIT_SERVER``.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
-from mastkit import Client, criterion
-from mastkit.protocol.filters import COUNT, filters_to_json, position_string
-from mastkit.server import LocalArchive
-
-console = Console()
 OUT = Path("demo-output")
+IMAGES = OUT / "m101_images.parquet"
+SCIENCE = OUT / "m101_science.csv"
+
+console = Console(highlight=False)
+
+#: (what the step does, the mastkit arguments)
+STEPS: list[tuple[str, list[str]]] = [
+    ("Resolve the target", ["resolve", "M101"]),
+    ("How many observations within 3 arcmin?",
+     ["observations", "--object", "M101", "--radius", "3arcmin", "--count"]),
+    ("Find them (the first ten, a few columns; -o FILE keeps everything)",
+     ["observations", "--object", "M101", "--radius", "3arcmin", "--limit", "10", "--columns",
+      "obsid,obs_collection,instrument_name,filters,calib_level,t_exptime,distance"]),
+    ("Narrow to calibrated HST and JWST images of 100 s or more within 0.2 deg, and save them",
+     ["observations", "--object", "M101", "--where", "obs_collection=HST,JWST",
+      "--where", "dataproduct_type=image", "--where", "calib_level=2..3",
+      "--where", "t_exptime>=100", "-o", str(IMAGES), "--overwrite"]),
+    ("List their products and size them up before any download",
+     ["products", "--from", str(IMAGES), "--summary"]),
+    ("Filter: calibrated science FITS files, each file once",
+     ["products", "--from", str(IMAGES), "--type", "SCIENCE", "--extension", "fits",
+      "--calib-level", "2..3", "--unique", "--limit", "12", "--columns",
+      "obsID,productFilename,productSubGroupDescription,calib_level,size"]),
+    ("Save the selection for the download step",
+     ["products", "--from", str(IMAGES), "--type", "SCIENCE", "--extension", "fits",
+      "--calib-level", "2..3", "--unique", "-o", str(SCIENCE), "--overwrite"]),
+]
+
+#: The download issue adds this step; the selection file above is its input.
+NEXT = ["download", "--from", str(SCIENCE), "--dest", "mastDownload"]
 
 
-def show(title: str, rows: list[dict[str, object]], columns: list[str], limit: int = 8) -> None:
-    table = Table(title=title, title_justify="left")
-    for name in columns:
-        table.add_column(name)
-    for row in rows[:limit]:
-        table.add_row(*(str(row.get(c, "")) for c in columns))
-    console.print(table)
+def mastkit_command() -> list[str]:
+    """The ``mastkit`` console script of this interpreter's environment."""
+    script = Path(sys.executable).with_name("mastkit")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from mastkit.cli import main; main()"]
+
+
+def run_step(number: int, title: str, args: list[str], env: dict[str, str]) -> bool:
+    """Print and run one command; True if it succeeded."""
+    console.print(f"\n[bold cyan]{number}. {title}[/]")
+    console.print(f"[bold]$ mastkit {shlex.join(args)}[/]", soft_wrap=True)
+    sys.stdout.flush()
+    done = subprocess.run([*mastkit_command(), *args], env=env, check=False)
+    if done.returncode != 0:
+        console.print(f"[red]step {number} failed with exit code {done.returncode}[/]")
+    return done.returncode == 0
 
 
 def main() -> int:
-    target = sys.argv[1] if len(sys.argv) > 1 else "M101"
-    console.rule("[bold]mastkit demo: the MAST workflow on the local archive")
+    from mastkit.server import LocalArchive, archive
+
+    console.rule("[bold]mastkit demo: the MAST workflow on the command line, offline")
     started = time.monotonic()
+    path = archive.default_archive_path()
+    meta = archive.read_meta(path) if path.exists() else None
+    if meta is None or meta.get("format_version") != str(archive.FORMAT_VERSION):
+        console.print(f"Building the local archive at {path} (first run only; under a minute)")
+    OUT.mkdir(exist_ok=True)
     with LocalArchive() as url:
-        console.print(f"local MAST server at [cyan]{url}[/] (ready in {time.monotonic() - started:.1f} s)")
-        with Client(url) as mast:
-            # 1. Resolve the target name.
-            reply = mast.invoke("Mast.Name.Lookup", {"input": target, "format": "json"})
-            found = reply.extra.get("resolvedCoordinate") or []
-            if not found:
-                console.print(f"[red]Could not resolve {target!r}[/]")
+        console.print(f"Local MAST server at [cyan]{url}[/] "
+                      f"(ready in {time.monotonic() - started:.1f} s); "
+                      f"[bold]export MASTKIT_SERVER={url}[/]")
+        env = {**os.environ, "MASTKIT_SERVER": url}
+        for number, (title, args) in enumerate(STEPS, start=1):
+            if not run_step(number, title, args, env):
                 return 1
-            ra, dec = found[0]["ra"], found[0]["decl"]
-            console.print(f"1. {target} resolves to [bold]{found[0]['canonicalName']}[/] at RA {ra:.5f}, Dec {dec:.5f}")
-
-            # 2. Every observation within 0.2 degrees (MAST's default radius), all pages.
-            cone = mast.query("Mast.Caom.Cone", {"ra": ra, "dec": dec, "radius": 0.2})
-            missions = Counter(cone["obs_collection"].to_pylist())
-            console.print(f"2. {len(cone)} observations within 0.2 deg: {dict(missions.most_common())}")
-
-            # 3. Narrow: science images, calibration level 2 or more, exposures over 100 s.
-            filters = filters_to_json(
-                [
-                    criterion("dataproduct_type", "image"),
-                    criterion("calib_level", "2..4"),
-                    criterion("t_exptime", ">=100", continuous=True),
-                    criterion("intentType", "science"),
-                ]
-            )
-            params = {"columns": "*", "filters": filters, "position": position_string(ra, dec, 0.2)}
-            narrow = mast.query("Mast.Caom.Filtered.Position", params)
-            count = mast.query("Mast.Caom.Filtered.Position", {**params, "columns": COUNT})
-            console.print(
-                f"3. {len(narrow)} science images with calib_level >= 2 and t_exptime >= 100 s "
-                f"(server count: {count['Column1'].to_pylist()[0]})"
-            )
-            show(
-                "narrowed observations",
-                narrow.to_pylist(),
-                ["obs_collection", "instrument_name", "filters", "obs_id", "t_exptime", "distance"],
-            )
-
-            # 4. Products of those observations, then only the science files.
-            obsids = [str(o) for o in narrow["obsid"].to_pylist()[:20]]
-            products = mast.query("Mast.Caom.Products", {"obsid": ",".join(obsids)})
-            science = [p for p in products.to_pylist() if p["productType"] == "SCIENCE"]
-            total = sum(int(p["size"] or 0) for p in science)
-            console.print(
-                f"4. {len(products)} products for {len(obsids)} observations; "
-                f"{len(science)} science files, {total / 1e6:.1f} MB"
-            )
-            show("science products", science, ["obs_id", "productSubGroupDescription", "productFilename", "size"])
-
-            # 5. Save the results.
-            OUT.mkdir(exist_ok=True)
-            narrow.write(OUT / "observations.parquet", overwrite=True)
-            products.write(OUT / "products.ecsv", overwrite=True)
-            console.print(f"5. wrote {OUT / 'observations.parquet'} and {OUT / 'products.ecsv'}")
-    console.rule(f"done in {time.monotonic() - started:.1f} s")
+    console.print(f"\n[bold cyan]{len(STEPS) + 1}. Download the files[/] "
+                  "(comes with the download issue; the selection above is its input)")
+    console.print(f"[dim]$ mastkit {shlex.join(NEXT)}[/]")
+    console.rule(f"done in {time.monotonic() - started:.1f} s; results in {OUT}/")
     return 0
 
 

@@ -15,6 +15,11 @@ __all__ = ["COMMAND_MODULES", "app", "build_app"]
 
 #: Modules that register commands on the root app, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
+    "mastkit.cli.resolve",
+    "mastkit.cli.observations",
+    "mastkit.cli.products",
+    "mastkit.cli.columns",
+    "mastkit.cli.missions",
     "mastkit.cli.serve",
     "mastkit.cli.archive",
 )
@@ -31,11 +36,43 @@ def build_app() -> typer.Typer:
         pretty_exceptions_show_locals=False,
     )
 
-    @root.callback()
+    from mastkit.cli.errors import EXIT_CODES_HELP
+
+    @root.callback(
+        epilog="Global options go before the command: mastkit --server local --json missions"
+        "\n\nEvery command has --help, with examples.\n\n" + EXIT_CODES_HELP
+    )
     def _root(
         ctx: typer.Context,
         version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+        server: str | None = typer.Option(
+            None, "--server", envvar="MASTKIT_SERVER", metavar="URL|local",
+            help="MAST server base URL, or 'local' for the embedded local archive (started "
+            "for the command). Default: the real MAST, https://mast.stsci.edu.",
+        ),
+        token: str | None = typer.Option(
+            None, "--token", metavar="TOKEN", show_default=False,
+            help="MAST API token (default: MAST_API_TOKEN or MAST_TOKEN). Never printed.",
+        ),
+        timeout: float | None = typer.Option(
+            None, "--timeout", min=0.001, metavar="SECONDS",
+            help="Overall deadline of each query in seconds: polls, pages and retries "
+            "included (default 600).",
+        ),
+        verbose: int = typer.Option(
+            0, "--verbose", "-v", count=True,
+            help="Log to stderr (-vv: debug) and show tracebacks of errors.",
+        ),
+        json_output: bool = typer.Option(
+            False, "--json", help="Machine-readable output: JSON on stdout."
+        ),
     ) -> None:
+        from mastkit.cli._context import CliState, GlobalOptions
+
+        state = ctx.ensure_object(CliState)  # tests may pass obj=CliState(connect=...)
+        state.options = GlobalOptions(
+            server=server, token=token, timeout=timeout, verbose=verbose, json=json_output
+        )
         if version:
             from mastkit import __version__
 
