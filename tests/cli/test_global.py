@@ -198,3 +198,10 @@ MODULES = ["mastkit.cli.errors", "mastkit.cli.render", "mastkit.cli._options",
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_resolve_against_an_unreachable_server_is_a_network_error() -> None:
+    # Not "not found": the failure is the server's, and the exit code says so.
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["--server", url, "--timeout", "5", "resolve", "M101", "M31"])
+    assert result.exit_code == 5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -32,23 +31,17 @@ def register(app: typer.Typer) -> None:
 
 
 def _resolve_all(obs: Observations, names: list[str]) -> list[Resolution]:
-    """Resolve concurrently, but let failures of the service itself raise.
+    """Resolve concurrently; a failure of the service itself (not an unknown name) raises.
 
-    ``resolve_many`` reports every failure as text in its results, so an unreachable server
-    would look like unknown names (exit 3 instead of 5). The first name is asked alone first,
-    so such failures surface at once with their own exit code; names that fail in the batch are
-    asked again alone, and only :class:`~mastkit.errors.ResolverError` (unknown name) is
-    reported as a result. Successes are cached per client, so nothing is asked twice.
+    ``resolve_many`` reports per-name failures in its results and keeps each one's exception,
+    so an unreachable server exits with the network code rather than "not found".
     """
     from mastkit.errors import ResolverError
 
-    with contextlib.suppress(ResolverError):
-        obs.resolve(names[0])
     found = obs.resolve_many(names)
-    for index, resolution in enumerate(found):
-        if not resolution.ok:
-            with contextlib.suppress(ResolverError):
-                found[index] = obs.resolve(resolution.name)  # a transient failure, gone now
+    for resolution in found:
+        if resolution.exception is not None and not isinstance(resolution.exception, ResolverError):
+            raise resolution.exception
     return found
 
 

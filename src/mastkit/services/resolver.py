@@ -22,7 +22,7 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mastkit.errors import BadInputError, MastError, ResolverError
@@ -67,6 +67,9 @@ class Resolution:
         The resolver's object type (``G``, ``*``, ``HighPM*``, ...), when it says.
     error : str or None
         Why the name could not be resolved (only in results of ``resolve_many``).
+    exception : MastError or None
+        The exception behind ``error``, so callers can tell a name nobody knows
+        (:class:`~mastkit.errors.ResolverError`) from an unreachable server.
 
     Examples
     --------
@@ -84,6 +87,7 @@ class Resolution:
     resolver: str | None = None
     object_type: str | None = None
     error: str | None = None
+    exception: MastError | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -323,6 +327,7 @@ def _failed(name: Any, error: MastError) -> Resolution:
         ra=math.nan,
         dec=math.nan,
         error=str(error),
+        exception=error,
     )
 
 
