@@ -466,3 +466,21 @@ def test_products_for(archive: Any) -> None:
     row = find_product(archive, uri)
     assert row is not None and row["uri"] == uri and row["size"] == table.column("size")[0].as_py()
     assert find_product(archive, "mast:HST/product/nothing.fits") is None
+
+
+def test_open_and_fractional_ranges_on_integer_columns(archive: Any) -> None:
+    # Clients send the largest double for an open end; on a BIGINT column that must still work.
+    from mastkit.server.sql import select
+
+    everything = select(archive, "observations", "COUNT_BIG(*)", [], count=True).table
+    total = everything.column(0)[0].as_py()
+    open_end = [{"paramName": "calib_level", "values": [{"min": 2, "max": 1.7976931348623157e308}]}]
+    fractional = [{"paramName": "calib_level", "values": [{"min": 1.5, "max": 3.2}]}]
+    at_least_2 = select(archive, "observations", "COUNT_BIG(*)", open_end, count=True).table
+    two_or_three = select(archive, "observations", "COUNT_BIG(*)", fractional, count=True).table
+    exact = [{"paramName": "calib_level", "values": ["2", "3", "4"]}]
+    reference = select(archive, "observations", "COUNT_BIG(*)", exact, count=True).table
+    assert at_least_2.column(0)[0].as_py() == reference.column(0)[0].as_py() <= total
+    exact23 = [{"paramName": "calib_level", "values": ["2", "3"]}]
+    ref23 = select(archive, "observations", "COUNT_BIG(*)", exact23, count=True).table
+    assert two_or_three.column(0)[0].as_py() == ref23.column(0)[0].as_py()

@@ -166,6 +166,27 @@ def _convert(col: Column, value: Any) -> Any:
         ) from None
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _bound(col: Column, value: Any, *, upper: bool) -> Any:
+    """A range bound in the column's terms.
+
+    On integer columns a bound is any number: ``[2.5, 1e308]`` means ``[3, 2**63-1]`` (clients
+    send the largest double for an open end, which no BIGINT can hold).
+    """
+    if col.duckdb_type not in ("BIGINT", "INTEGER") or isinstance(value, bool):
+        return _convert(col, value)
+    try:
+        number = float(str(value).strip())
+        whole = math.floor(number) if upper else math.ceil(number)
+    except (ValueError, OverflowError):
+        raise BadInputError(
+            f"Error converting value {value!r} to {col.mast_type} for column '{col.name}'."
+        ) from None
+    return max(_INT64[0], min(_INT64[1], whole))
+
+
 def _filter_sql(schema: TableSchema, spec: Any) -> tuple[str, list[Any]]:
     if not isinstance(spec, Mapping) or not isinstance(spec.get("paramName"), str):
         raise BadInputError(f"A filter must be an object with a paramName, got {spec!r}")
@@ -198,10 +219,10 @@ def _filter_sql(schema: TableSchema, spec: Any) -> tuple[str, list[Any]]:
         conds = []
         if lo is not None:
             conds.append(f"{ident} >= ?")
-            params.append(_convert(col, lo))
+            params.append(_bound(col, lo, upper=False))
         if hi is not None:
             conds.append(f"{ident} <= ?")
-            params.append(_convert(col, hi))
+            params.append(_bound(col, hi, upper=True))
         parts.append(f"({' AND '.join(conds)})")
     if free is not None and free != "":
         if not isinstance(free, str):
