@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mastkit.cli.resolve",
     "mastkit.cli.observations",
     "mastkit.cli.products",
+    "mastkit.cli.download",
     "mastkit.cli.columns",
     "mastkit.cli.missions",
     "mastkit.cli.serve",
