@@ -53,10 +53,16 @@ def normalize_name(text: str) -> str:
         and leading zeros of numbers dropped. Empty for a blank name. Idempotent.
     """
     s = unicodedata.normalize("NFKC", text).translate(_DASHES).upper().strip()
-    s = _ALIAS.sub(lambda m: _ALIASES[m.group(1)], s)
-    s = _PREFIX_JOIN.sub(r"\1", s)
-    s = _DROP.sub("", s)
-    return _ZEROS.sub("", s)
+    # Dropping a character can bring an alias, prefix or padded number together, so the steps
+    # run until nothing changes (twice for every real name).
+    while True:
+        before = s
+        s = _ALIAS.sub(lambda m: _ALIASES[m.group(1)], s)
+        s = _PREFIX_JOIN.sub(r"\1", s)
+        s = _DROP.sub("", s)
+        s = _ZEROS.sub("", s)
+        if s == before:
+            return s
 
 
 _SPACED = re.compile(r"^([A-Za-z]+)\s*([+-]?)(\d+)(.*)$")
