@@ -14,15 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mastkit.errors import BadInputError, UnknownColumnError
+from mastkit.server.geometry import footprint_distance, hpx_index, hpx_ranges
 from mastkit.server.schema import OBSERVATIONS, Column, TableSchema
 from mastkit.server.sql import (
     Cone,
     compile_columns,
     compile_filters,
     find_product,
-    footprint_distance,
-    hpx_index,
-    hpx_ranges,
     products_for,
     select,
 )

@@ -1,8 +1,9 @@
 """The local archive: one DuckDB file holding real catalogues and the synthetic CAOM tables.
 
 Tables: ``objects`` and ``identifiers`` (OpenNGC), ``hipparcos`` (Hipparcos 2),
-``observations`` and ``products`` (synthetic CAOM, see :mod:`mastkit.server.demo`) and
-``meta`` (build parameters and :data:`FORMAT_VERSION`).
+``observations`` and ``products`` (synthetic CAOM, see :mod:`mastkit.server.demo`),
+``product_uris`` (products by a hash of their URI, see :data:`URI_KEY`) and ``meta`` (build
+parameters and :data:`FORMAT_VERSION`).
 
 :func:`build_archive` writes a new file atomically (build in a temporary file next to the target,
 then rename), so an interrupted build never leaves a partial archive; :func:`ensure_archive`
@@ -33,6 +34,7 @@ from mastkit.server.schema import TABLES, TableSchema, get_schema
 __all__ = [
     "DEFAULT_OBSERVATIONS",
     "FORMAT_VERSION",
+    "URI_KEY",
     "Archive",
     "build_archive",
     "default_archive_path",
@@ -42,11 +44,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1  # bump whenever tables, columns or the generator change
+FORMAT_VERSION = 2  # bump whenever tables, columns or the generator change
 DEFAULT_OBSERVATIONS = 50_000
 _FILENAME = "mastkit-archive.duckdb"
 _ROW_GROUP = 16_384
 _BUILD_MEMORY = "2GB"
+_PARSED = 256  # parsed statements kept per cursor
+#: SQL of the lookup key of a product URI (``{}`` is the URI): 63 bits of its MD5, which any
+#: DuckDB computes alike, so the keys stored at build match the ones computed at query time.
+URI_KEY = "CAST(md5_number({}) >> 65 AS BIGINT)"
 
 
 def _sql_text(value: object) -> str:
@@ -70,9 +76,9 @@ def default_archive_path(cache_dir: str | os.PathLike[str] | None = None) -> Pat
 
 
 def _load_catalogues(con: duckdb.DuckDBPyConnection) -> None:
+    from mastkit.server.geometry import hpx_index
     from mastkit.server.loaders.hipparcos import read_hipparcos
     from mastkit.server.loaders.openngc import read_openngc
-    from mastkit.server.sql import hpx_index
 
     objects, identifiers = read_openngc()
     hip = read_hipparcos()
@@ -123,6 +129,9 @@ def build_archive(
             con.execute("USE archive")
             _load_catalogues(con)
             build_caom(con, observations, seed)
+            # Product files are looked up by URI: keys sorted, so zone maps find one row group.
+            con.execute(f"CREATE TABLE product_uris AS SELECT {URI_KEY.format('dataURI')} AS key, "
+                        "_row FROM products ORDER BY key, _row")
             max_fp = con.sql("SELECT max(_fp_radius) FROM observations").fetchall()[0]
             meta = {
                 "format_version": str(FORMAT_VERSION),
@@ -201,6 +210,34 @@ def ensure_archive(
     )
 
 
+class _Cursor:
+    """One thread's DuckDB cursor, with the parsed form of the statements it ran lately.
+
+    The server sends the same few statement texts over and over (a cone's text varies only in
+    its number of HEALPix ranges); parsing one again costs about a millisecond, a dictionary
+    look-up nothing. A parsed statement is only reused on the cursor that parsed it.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+        self._parsed: dict[str, duckdb.Statement | str] = {}
+
+    def _statement(self, sql: str) -> duckdb.Statement | str:
+        statement = self._parsed.get(sql)
+        if statement is None:
+            statements = self.connection.extract_statements(sql)
+            statement = statements[0] if len(statements) == 1 else sql
+            if len(self._parsed) >= _PARSED:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[sql] = statement
+        return statement
+
+    def run(self, sql: str, params: Sequence[Any]) -> pa.Table:
+        values = list(params) if params else None
+        relation = self.connection.sql(self._statement(sql), params=values)
+        return relation.to_arrow_table() if relation is not None else pa.table({})
+
+
 class Archive:
     """A read-only archive file; safe to query from many threads (one cursor per thread).
 
@@ -215,6 +252,12 @@ class Archive:
         self._lock = threading.Lock()
         self.meta: dict[str, str] = dict(connection.sql("SELECT key, value FROM meta").fetchall())
         self._tables = {r[0] for r in connection.sql("SHOW TABLES").fetchall()}
+        self._columns: dict[str, frozenset[str]] = {}
+        for table, column in connection.sql(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
+            "current_database() AND schema_name = 'main'"
+        ).fetchall():
+            self._columns[table] = self._columns.get(table, frozenset()) | {column}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Archive:
@@ -241,16 +284,17 @@ class Archive:
                             "rebuild it (ensure_archive does)")
         return archive
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+    def _cursor(self) -> _Cursor:
+        cursor: _Cursor | None = getattr(self._local, "cursor", None)
         if cursor is None:
             with self._lock:
                 if self._con is None:
                     raise MastError("The archive is closed")
-                cursor = self._con.cursor()
+                connection = self._con.cursor()
                 # A long query must not draw a progress bar on a server's terminal.
-                cursor.execute("SET enable_progress_bar = false")
-                self._cursors.append(cursor)
+                connection.execute("SET enable_progress_bar = false")
+                cursor = _Cursor(connection)
+                self._cursors.append(connection)
             self._local.cursor = cursor
         return cursor
 
@@ -270,12 +314,15 @@ class Archive:
         """
         if self._con is None:
             raise MastError("The archive is closed")
-        relation = self._cursor().sql(sql, params=list(params) if params else None)
-        return relation.to_arrow_table() if relation is not None else pa.table({})
+        return self._cursor().run(sql, params)
 
     def tables(self) -> list[str]:
         """Queryable tables of this archive (those with a schema)."""
         return [name for name in TABLES if name in self._tables]
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` stores ``column`` (internal ones too, such as ``_fp``)."""
+        return column in self._columns.get(table, frozenset())
 
     def schema(self, table: str) -> TableSchema:
         """Column metadata of ``table`` (see :mod:`mastkit.server.schema`)."""

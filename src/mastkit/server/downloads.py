@@ -149,16 +149,6 @@ class ArchiveFiles:
         row = sql.find_product(self.archive, uri)
         if row is None:
             return None
-        obs_id = row.get("obs_id")
-        if obs_id is None:  # find_product does not say; ask the products table (parameterised)
-            found = sql.select(
-                self.archive,
-                "products",
-                "obs_id",
-                [{"paramName": "dataURI", "values": [uri]}],
-                limit=1,
-            ).table
-            obs_id = found.column(0)[0].as_py() if found.num_rows else ""
         self._rows[uri] = row
         while len(self._rows) > 1024:
             self._rows.popitem(last=False)
@@ -167,7 +157,7 @@ class ArchiveFiles:
             filename=str(row["filename"]),
             size=int(row["size"]),
             obs_collection=str(row.get("collection") or ""),
-            obs_id=str(obs_id or ""),
+            obs_id=str(row.get("obs_id") or ""),
         )
 
     def blob(self, product: Product) -> ProductBlob:

@@ -1,12 +1,16 @@
 """The server's use of the :mod:`mastkit.tables` encoders, one function per reply format.
 
+The json rows of a page are encoded here (:func:`_rows`), faster than the general encoder for
+the plain column types every archive table has.
+
 json and extjs replies carry the status envelope; csv and votable replies are the bare document
 (MAST adds no status header to them, mast-protocol.md 3.3).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pyarrow as pa
@@ -21,8 +25,10 @@ if TYPE_CHECKING:
 __all__ = ["csv", "extjs", "json", "votable"]
 
 
-#: Pages up to this many rows are encoded through Python objects (see :func:`_rows`).
-SMALL_PAGE = 2000
+#: Up to this many rows a page is encoded from ``to_pylist``; past it column by column.
+_TINY = 100
+#: Rows encoded at a time, which bounds the Python objects alive at once.
+_CHUNK = 16384
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -37,18 +43,66 @@ def _plain(dtype: pa.DataType) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _row_type(names: tuple[str, ...]) -> type[msgspec.Struct]:
+    """A msgspec struct whose fields encode as ``names``, in order (any strings).
+
+    Its instances hold plain values, never cycles, so the garbage collector need not track
+    them: a quarter off the encoding time of a big page.
+    """
+    fields = [f"f{i}" for i in range(len(names))]
+    return msgspec.defstruct(
+        "Row", fields, rename=dict(zip(fields, names, strict=True)), gc=False
+    )
+
+
+def _values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python objects, numbers through numpy (much faster than Arrow's).
+
+    Null floats become NaN, which msgspec writes as null, as it writes NaN and infinities.
+    """
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    dtype = array.type
+    if pat.is_floating(dtype):
+        if array.null_count:
+            array = array.fill_null(float("nan"))
+        values: list[Any] = array.to_numpy(zero_copy_only=False).tolist()
+        return values
+    if pat.is_string(dtype) or pat.is_large_string(dtype) or (
+        (pat.is_integer(dtype) or pat.is_boolean(dtype)) and array.null_count == 0
+    ):
+        values = array.to_numpy(zero_copy_only=False).tolist()
+        return values
+    values = array.to_pylist()
+    return values
+
+
+def _struct_rows(table: pa.Table) -> bytes:
+    row = _row_type(tuple(table.column_names))
+    columns = [_values(column) for column in table.columns]
+    return _ENCODER.encode([row(*values) for values in zip(*columns, strict=True)])
+
+
 def _rows(table: pa.Table) -> bytes:
-    """``data`` of a json reply.
+    """``data`` of a json reply: a JSON array of row objects.
 
     :func:`mastkit.tables.encode_rows` runs Arrow kernels per column, which costs a few
-    milliseconds per call however small the table; a typical cone page has tens of rows, and
-    msgspec over ``to_pylist`` encodes those in a fraction of that, to the same JSON values
-    (NaN and infinities become null in both). Larger pages, and any column of another type,
-    go to ``encode_rows``.
+    milliseconds however small the table, and about 8 us a row on a cone's 37 columns. msgspec
+    encodes the same JSON values (NaN and infinities as null) from Python objects: from
+    ``to_pylist`` for a few rows, and past that from per-column lists (numpy converts numbers
+    many times faster than Arrow does) zipped into structs, which msgspec encodes faster than
+    dicts. That is about half the time of either. Columns of other types (times, nested) keep
+    ``encode_rows``, so their spelling never varies.
     """
-    if table.num_rows <= SMALL_PAGE and all(_plain(f.type) for f in table.schema):
+    if not all(_plain(f.type) for f in table.schema):
+        return encode_rows(table)
+    if table.num_rows <= _TINY or table.num_columns == 0:
         return _ENCODER.encode(table.to_pylist())
-    return encode_rows(table)
+    if table.num_rows <= _CHUNK:
+        return _struct_rows(table)
+    parts = [_struct_rows(table.slice(start, _CHUNK))[1:-1]
+             for start in range(0, table.num_rows, _CHUNK)]
+    return b"[" + b",".join(parts) + b"]"
 
 
 def json(table: pa.Table, result: TableResult, paging: Paging) -> bytes:

@@ -3,15 +3,20 @@
 Everything user-supplied reaches DuckDB as a bound parameter. Identifiers in the SQL come only
 from the validated schema (:mod:`mastkit.server.schema`), never from the request text.
 
-Cone searches use the ``_hpx`` column (HEALPix nested index at order :data:`HPX_ORDER` of each
-row's centre; tables are stored sorted by it so DuckDB's zone maps skip most row groups):
+Cone searches use the ``_hpx`` column (HEALPix nested index of each row's centre, see
+:mod:`mastkit.server.geometry`; tables are stored sorted by it so DuckDB's zone maps skip most
+row groups), in one query and two numpy steps:
 
 1. the HEALPix pixels touching a disc of the search radius plus the table's largest footprint
-   radius become a few ``_hpx BETWEEN ? AND ?`` ranges (nested indices of a coarse pixel are
-   contiguous at the fine order);
-2. a declination band (same widening) trims the ranges' far corners;
-3. the exact distance from the search point to each candidate's footprint (0 inside it) is
-   computed in numpy (:func:`footprint_distance`), as MAST's ``distance`` (arcsec).
+   radius become a few ``_hpx BETWEEN ? AND ?`` ranges, and a declination band (same widening)
+   trims their far corners: plain comparisons DuckDB pushes into the scan;
+2. a row whose centre is farther than the radius plus its own footprint radius (``_fp_radius``)
+   cannot reach the cone: dropped before any footprint is parsed;
+3. the exact distance from the search point to each remaining footprint (0 inside it) is
+   MAST's ``distance`` (arcsec) (:func:`mastkit.server.geometry.footprint_distance`).
+
+DuckDB's cost is in the row groups a query touches, not in the rows it returns, so one query
+with every column beats a narrow candidate query followed by a fetch of the survivors.
 
 Canonical order: each table's ``_row`` (observations: ``obs_collection DESC, obsid``), so pages
 partition the result.
@@ -29,22 +34,24 @@ import numpy as np
 import pyarrow as pa
 
 from mastkit.errors import BadInputError
+from mastkit.server.geometry import (
+    hpx_ranges,
+    numbers_distance,
+    separation,
+    shape_distance,
+)
 from mastkit.server.schema import DISTANCE, PRODUCTS, Column, TableSchema, get_schema
 
 if TYPE_CHECKING:
     from mastkit.server.archive import Archive
 
 __all__ = [
-    "HPX_ORDER",
     "Cone",
     "Projection",
     "QueryResult",
     "compile_columns",
     "compile_filters",
     "find_product",
-    "footprint_distance",
-    "hpx_index",
-    "hpx_ranges",
     "products_for",
     "select",
 ]
@@ -330,218 +337,6 @@ def _limit_sql(limit: int | None, offset: int) -> tuple[str, list[Any]]:
     return "LIMIT ? OFFSET ?", [limit, offset]
 
 
-# --- Geometry: HEALPix ranges and distances to footprints -------------------------------------
-
-HPX_ORDER = 16  # stored _hpx resolution: nside 65536, pixels of about 3 arcsec
-_BASE_RES = 58.6  # degrees: the side of an order-0 HEALPix pixel
-_GAP = 8  # coarse pixels: ranges closer than this are scanned as one (fewer OR terms)
-
-
-def hpx_index(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    """HEALPix nested indices at :data:`HPX_ORDER` of positions (the ``_hpx`` column).
-
-    Parameters
-    ----------
-    ra, dec : numpy.ndarray
-        Positions in degrees.
-
-    Returns
-    -------
-    numpy.ndarray
-        int64 indices.
-    """
-    import astropy.units as u
-    from astropy_healpix import lonlat_to_healpix
-
-    index = lonlat_to_healpix(np.asarray(ra, dtype=float) * u.deg,
-                              np.asarray(dec, dtype=float) * u.deg, 2**HPX_ORDER, order="nested")
-    return np.asarray(index, dtype=np.int64)
-
-
-def hpx_ranges(ra: float, dec: float, radius: float, *, max_terms: int = 8
-               ) -> list[tuple[int, int]]:
-    """Inclusive ranges of :data:`HPX_ORDER` nested indices covering a disc (degrees).
-
-    The disc is covered with pixels of a coarse order (about the radius in size); a coarse
-    pixel's descendants are one contiguous range at the fine order. Ranges separated by fewer
-    than a few coarse pixels are merged, and the order is coarsened until at most ``max_terms``
-    ranges remain: a slightly larger scan is cheaper than many OR terms.
-
-    Parameters
-    ----------
-    ra, dec, radius : float
-        Disc centre and radius, degrees.
-    max_terms : int
-        Most ranges returned.
-
-    Returns
-    -------
-    list of (int, int)
-        Sorted, disjoint, inclusive ``(first, last)`` index ranges.
-    """
-    import astropy.units as u
-    from astropy_healpix.core import healpix_cone_search
-
-    if radius >= 90.0:
-        return [(0, 12 * 4**HPX_ORDER - 1)]
-    level = int(np.clip(math.floor(math.log2(_BASE_RES / max(radius, 1e-6))), 0, HPX_ORDER))
-    pixels = np.unique(np.asarray(healpix_cone_search(
-        ra * u.deg, dec * u.deg, radius * u.deg, nside=2**level, order="nested"), dtype=np.int64))
-    while True:
-        breaks = np.flatnonzero(np.diff(pixels) > _GAP)
-        starts = np.concatenate([pixels[:1], pixels[breaks + 1]])
-        ends = np.concatenate([pixels[breaks], pixels[-1:]])
-        if len(starts) <= max_terms or level == 0:
-            break
-        level, pixels = level - 1, np.unique(pixels >> 2)
-    shift = 2 * (HPX_ORDER - level)
-    return [(int(a) << shift, ((int(b) + 1) << shift) - 1)
-            for a, b in zip(starts, ends, strict=True)]
-
-
-def _separation(ra1: Any, dec1: Any, ra2: Any, dec2: Any) -> np.ndarray:
-    """Great-circle distance in degrees (Vincenty's formula: accurate at all separations)."""
-    a1, d1, a2, d2 = (np.radians(np.asarray(v, dtype=float)) for v in (ra1, dec1, ra2, dec2))
-    da = a2 - a1
-    num = np.hypot(np.cos(d2) * np.sin(da),
-                   np.cos(d1) * np.sin(d2) - np.sin(d1) * np.cos(d2) * np.cos(da))
-    den = np.sin(d1) * np.sin(d2) + np.cos(d1) * np.cos(d2) * np.cos(da)
-    return np.asarray(np.degrees(np.arctan2(num, den)))
-
-
-def _polygon_distance(vra: np.ndarray, vdec: np.ndarray, ra: float, dec: float) -> np.ndarray:
-    """Distance (deg) from a point to polygons of k vertices each (arrays m x k); 0 inside.
-
-    The vertices are projected gnomonically about the point: great circles become straight
-    lines and the distance from the origin grows monotonically with the angle (r = tan angle),
-    so the crossing-number test and the nearest point of each edge are exact in the plane.
-    """
-    a, d = math.radians(ra), math.radians(dec)
-    axes = np.array([[math.cos(d) * math.cos(a), math.cos(d) * math.sin(a), math.sin(d)],
-                     [-math.sin(a), math.cos(a), 0.0],
-                     [-math.sin(d) * math.cos(a), -math.sin(d) * math.sin(a), math.cos(d)]])
-    va, vd = np.radians(vra), np.radians(vdec)
-    v = np.stack([np.cos(vd) * np.cos(va), np.cos(vd) * np.sin(va), np.sin(vd)], axis=-1)
-    cosc, east, north = np.moveaxis(v @ axes.T, -1, 0)
-    visible = (cosc > 1e-9).all(axis=1)
-    safe = np.where(cosc > 1e-9, cosc, 1.0)
-    x, y = east / safe, north / safe
-    bx, by = np.roll(x, -1, axis=1), np.roll(y, -1, axis=1)
-    crosses = (y > 0) != (by > 0)
-    x_at = x - y * (bx - x) / np.where(crosses, by - y, 1.0)
-    inside = (crosses & (x_at > 0)).sum(axis=1) % 2 == 1
-    ex, ey = bx - x, by - y
-    length2 = ex * ex + ey * ey
-    t = np.clip(-(x * ex + y * ey) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
-    nearest = np.hypot(x + t * ex, y + t * ey).min(axis=1)
-    dist = np.where(inside, 0.0, np.degrees(np.arctan(nearest)))
-    if not visible.all():  # vertices 90 degrees away or more (enormous cones): nearest vertex
-        dist[~visible] = _separation(ra, dec, vra[~visible], vdec[~visible]).min(axis=1)
-    return np.asarray(dist)
-
-
-_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
-_DIGITS = pa.array(list("0123456789+-."))
-
-
-def _parse_regions(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Shapes, numbers per row, start of each row in the numbers, and all numbers.
-
-    Rows are ``SHAPE [frame] n1 n2 ...``. The fast path assumes that; a row with other words
-    (unions of shapes, for instance) keeps 0 numbers and is measured as a point.
-    """
-    import pyarrow.compute as pc
-
-    tokens = pc.utf8_split_whitespace(arr.fill_null(""))
-    offsets = tokens.offsets.to_numpy()
-    values = tokens.values
-    counts = np.diff(offsets)
-    last = max(len(values) - 1, 0)
-    firsts = values.take(pa.array(np.minimum(offsets[:-1], last)))
-    shape = np.asarray(pc.utf8_upper(firsts).to_numpy(zero_copy_only=False), dtype=object)
-    seconds = values.take(pa.array(np.minimum(offsets[:-1] + 1, last)))
-    framed = ~pc.is_in(pc.utf8_slice_codeunits(seconds, 0, 1), _DIGITS).to_numpy(
-        zero_copy_only=False)
-    skip = np.where(counts > 0, 1 + framed, counts)
-    position = np.arange(len(values)) - np.repeat(offsets[:-1], counts)
-    mask = position >= np.repeat(skip, counts)
-    picked = values.filter(pa.array(mask))
-    per_row = np.maximum(counts - skip, 0)
-    try:
-        numbers = pc.cast(picked, pa.float64()).to_numpy()
-    except pa.ArrowInvalid:  # some row holds more words: find them, drop their numbers
-        ok = pc.match_substring_regex(picked, _NUMBER).to_numpy(zero_copy_only=False)
-        row_of = np.repeat(np.arange(len(counts)), per_row)
-        bad = np.unique(row_of[~ok])
-        keep = ~np.isin(row_of, bad)
-        numbers = pc.cast(picked.filter(pa.array(keep)), pa.float64()).to_numpy()
-        per_row[bad] = 0
-        shape[bad] = ""
-    return shape, per_row, np.cumsum(per_row) - per_row, numbers
-
-
-def _parse_regions_small(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                  np.ndarray]:
-    """:func:`_parse_regions` for a few rows, token by token."""
-    shapes: list[str] = []
-    counts: list[int] = []
-    numbers: list[float] = []
-    for text in arr.to_pylist():
-        tokens = (text or "").split()
-        values: list[float] = []
-        if len(tokens) > 1:
-            skip = 1 if tokens[1][0] in "0123456789+-." else 2
-            try:
-                values = [float(t) for t in tokens[skip:]]
-            except ValueError:  # other words: measured as a point
-                values = []
-        shapes.append(tokens[0].upper() if tokens and values else "")
-        counts.append(len(values))
-        numbers.extend(values)
-    per_row = np.array(counts, dtype=np.int64)
-    return (np.array(shapes, dtype=object), per_row, np.cumsum(per_row) - per_row,
-            np.array(numbers, dtype=float))
-
-
-def footprint_distance(regions: Any, ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float
-                       ) -> np.ndarray:
-    """Distance (deg) from (ra0, dec0) to each footprint, 0 inside it (MAST's ``distance``).
-
-    Parameters
-    ----------
-    regions : pyarrow string array or sequence of str or None
-        STC-S ``POLYGON [frame] ra dec ...`` or ``CIRCLE [frame] ra dec r``; null, empty or
-        other shapes mean a point at (ra, dec). Parsed with Arrow kernels, not per row.
-    ra, dec : numpy.ndarray
-        Row positions (degrees).
-    ra0, dec0 : float
-        The search position (degrees).
-
-    Returns
-    -------
-    numpy.ndarray
-    """
-    out = _separation(ra0, dec0, ra, dec)
-    arr = regions.combine_chunks() if isinstance(regions, pa.ChunkedArray) else (
-        regions if isinstance(regions, pa.Array) else pa.array(list(regions), pa.string()))
-    if len(arr) == 0:
-        return out
-    # Arrow kernels win on many rows; a plain loop on the few rows of a typical cone.
-    parse = _parse_regions if len(arr) > 64 else _parse_regions_small
-    shape, per_row, start, numbers = parse(arr)
-    circle = (shape == "CIRCLE") & (per_row == 3)
-    if circle.any():
-        c = numbers[start[circle][:, None] + np.arange(3)]
-        out[circle] = np.maximum(_separation(ra0, dec0, c[:, 0], c[:, 1]) - c[:, 2], 0.0)
-    polygon = (shape == "POLYGON") & (per_row >= 6) & (per_row % 2 == 0)
-    for k in np.unique(per_row[polygon]):
-        rows = np.flatnonzero(polygon & (per_row == k))
-        v = numbers[start[rows][:, None] + np.arange(k)]
-        # A closed ring repeats its first vertex: a zero-length edge, harmless to both tests.
-        out[rows] = _polygon_distance(v[:, 0::2], v[:, 1::2], ra0, dec0)
-    return out
-
-
 # --- Execution -----------------------------------------------------------------------------------
 
 
@@ -550,7 +345,7 @@ def _cone_sql(archive: Archive, schema: TableSchema, cone: Cone) -> tuple[str, l
 
     Both are plain comparisons on stored columns, which DuckDB pushes into the scan (a
     great-circle test in SQL costs more to plan than the rows it removes); the exact test is
-    :func:`footprint_distance` on what comes back.
+    done in numpy on what comes back (:func:`_in_cone`).
     """
     assert schema.ra is not None and schema.dec is not None
     reach = archive.max_footprint_radius(schema.name) if schema.footprint else 0.0
@@ -564,20 +359,43 @@ def _cone_sql(archive: Archive, schema: TableSchema, cone: Cone) -> tuple[str, l
 
 def _in_cone(archive: Archive, schema: TableSchema, cone: Cone, cols: list[str], where: str,
              params: list[Any]) -> pa.Table:
-    """Rows whose footprint reaches the cone: ``cols``, ``_row`` and ``distance`` (arcsec)."""
+    """Rows whose footprint reaches the cone, in canonical order: ``cols``, ``_row``, ``distance``.
+
+    ``distance`` is in arcsec. A table that stores its footprints' numbers (``_fp``, see
+    :func:`mastkit.server.geometry.region_numbers_sql`) is measured from them; otherwise the
+    footprint text is parsed.
+    """
     assert schema.ra is not None and schema.dec is not None
     cone_where, cone_params = _cone_sql(archive, schema, cone)
-    geometry = [c for c in (schema.ra, schema.dec, schema.footprint) if c and c not in cols]
-    select_list = ", ".join(f't."{n}"' for n in [*cols, *geometry]) + ", t._row"
+    numbers = bool(schema.footprint) and archive.has_column(schema.name, "_fp")
+    shape = "_fp" if numbers else schema.footprint
+    geometry = [c for c in (schema.ra, schema.dec) if c not in cols]
+    if shape and not numbers and shape not in cols:
+        geometry.append(shape)
+    internal = ["_row", *(["_fp_radius"] if schema.footprint else [])]
+    if numbers:
+        internal.append("_fp")
+    select_list = ", ".join([*(f't."{n}"' for n in [*cols, *geometry]),
+                             *(f"t.{n}" for n in internal)])
     found = archive.execute(f"SELECT {select_list} FROM {schema.name} t "
                             f"{_where(cone_where, where)}", [*cone_params, *params])
-    regions = (found.column(schema.footprint) if schema.footprint
-               else pa.nulls(found.num_rows, pa.string()))
-    dist = footprint_distance(regions, found.column(schema.ra).to_numpy(),
-                              found.column(schema.dec).to_numpy(), cone.ra, cone.dec)
+    centre = separation(cone.ra, cone.dec, found.column(schema.ra).to_numpy(),
+                        found.column(schema.dec).to_numpy())
+    if shape:
+        # A footprint lies within _fp_radius of its row's centre: farther rows cannot reach.
+        reach = found.column("_fp_radius").fill_null(180.0).to_numpy()
+        rows = np.flatnonzero(centre <= cone.radius + reach + 1e-9)
+        footprints = found.column(shape).take(pa.array(rows))
+        measure = numbers_distance if numbers else shape_distance
+        dist = measure(footprints, centre[rows], cone.ra, cone.dec)
+    else:
+        rows, dist = np.arange(found.num_rows), centre
     keep = dist <= cone.radius + 1e-12
-    found = found.filter(pa.array(keep)).drop_columns(geometry)
-    return found.append_column(DISTANCE.name, pa.array(dist[keep] * 3600.0))
+    rows, dist = rows[keep], dist[keep]
+    order = np.argsort(found.column("_row").to_numpy()[rows], kind="stable")
+    rows, dist = rows[order], dist[order]
+    found = found.select([*cols, "_row"]).take(pa.array(rows))
+    return found.append_column(DISTANCE.name, pa.array(dist * 3600.0))
 
 
 def _sort(table: pa.Table, schema: TableSchema, order_by: Sequence[str] | None) -> pa.Table:
@@ -643,7 +461,8 @@ def select(
         found = _in_cone(archive, schema, cone, [] if counting else names, where, params)
         if counting:
             return QueryResult(_count_table(found.num_rows), 1)
-        found = _sort(found, schema, order_by)
+        if order_by:
+            found = _sort(found, schema, order_by)
         stop = None if limit is None else offset + limit
         wanted = [*names, DISTANCE.name]
         return QueryResult(found.slice(offset, None if stop is None else limit).select(wanted),
@@ -706,18 +525,26 @@ def products_for(archive: Archive, obsids: Sequence[int], columns: str = "*") ->
     """
     projection = compile_columns(PRODUCTS, columns)
     ids = sorted({int(i) for i in obsids})
-    cols = ", ".join(f'"{n}"' for n in projection.names)
+    cols = ", ".join(f'p."{n}"' for n in projection.names)
     if not ids:
-        return archive.execute(f"SELECT {cols} FROM products WHERE false")
-    # A literal IN list of placeholders is pushed into the scan (zone maps prune by obsID).
-    marks = ", ".join("?" * len(ids))
+        return archive.execute(f"SELECT {cols} FROM products p WHERE false")
+    # The ids as one list parameter, joined as a hash set: a list of placeholders costs DuckDB
+    # a comparison per id per row (3x slower at 2,000 ids), and the join's min/max still
+    # reaches the scan as a filter on obsID, so zone maps prune (products are sorted by it).
     return archive.execute(
-        f"SELECT {cols} FROM products WHERE obsID IN ({marks}) ORDER BY _row", ids
+        f"SELECT {cols} FROM products p SEMI JOIN (SELECT unnest(?::BIGINT[]) AS id) q "
+        "ON p.obsID = q.id ORDER BY p._row",
+        [ids],
     )
 
 
 def find_product(archive: Archive, uri: str) -> dict[str, Any] | None:
     """The file behind ``uri`` (a product ``dataURI``), or None.
+
+    The archive's ``product_uris`` table (a hash of each URI and its product's ``_row``, sorted
+    by hash) narrows the search to one row group of each table, instead of a scan of every
+    URI; the URI itself is still compared, so a hash collision cannot return a wrong file. A
+    file shared by two observations answers with its first product row.
 
     Returns
     -------
@@ -725,11 +552,14 @@ def find_product(archive: Archive, uri: str) -> dict[str, Any] | None:
         ``uri``, ``filename``, ``size``, ``seed``, ``collection``, ``obs_id``, ``instrument``,
         ``target`` (what :class:`mastkit.server.files.ProductFile` needs).
     """
+    from mastkit.server.archive import URI_KEY
+
     found = archive.execute(
         'SELECT "dataURI" AS uri, "productFilename" AS filename, size, _seed AS seed, '
         "obs_collection AS collection, obs_id, _instrument AS instrument, _target AS target "
-        'FROM products WHERE "dataURI" = ? LIMIT 1',
-        [uri],
+        "FROM products WHERE _row IN (SELECT _row FROM product_uris "
+        f'WHERE key = {URI_KEY.format("?")}) AND "dataURI" = ? ORDER BY _row LIMIT 1',
+        [uri, uri],
     )
     rows: list[dict[str, Any]] = found.to_pylist()
     return rows[0] if rows else None
