@@ -14,7 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mastkit.errors import BadInputError, UnknownColumnError
-from mastkit.server.geometry import footprint_distance, hpx_index, hpx_ranges
+from mastkit.server.geometry import (
+    footprint_distance,
+    hpx_index,
+    hpx_ranges,
+    numbers_distance,
+    region_numbers_sql,
+    shape_distance,
+)
 from mastkit.server.schema import OBSERVATIONS, Column, TableSchema
 from mastkit.server.sql import (
     Cone,
@@ -291,6 +298,29 @@ def test_circle_and_point_distances() -> None:
     assert many == pytest.approx(np.tile(d, 20))
 
 
+def test_numbers_give_the_distances_the_text_gives() -> None:
+    regions = ["CIRCLE ICRS 10 20 0.5", "POLYGON ICRS 9 20.5 11 20.5 11 21.5 9 21.5", None,
+               "POLYGON ICRS 9.5 20 10.5 20 10.5 21 9.5 21 9.5 20", "POLYGON ICRS 1 2 3"]
+    numbers = pa.array([[10.0, 20.0, 0.5], [9.0, 20.5, 11.0, 20.5, 11.0, 21.5, 9.0, 21.5],
+                        None, [9.5, 20.0, 10.5, 20.0, 10.5, 21.0, 9.5, 21.0, 9.5, 20.0],
+                        [1.0, 2.0, 3.0, 4.0, 5.0]], pa.list_(pa.float64()))
+    ra, dec = np.array([10.0, 10.0, 11.0, 10.0, 2.0]), np.array([20.0, 21.0, 20.0, 20.5, 3.0])
+    centre = _sep(10.2, 21.2, ra, dec)
+    from_text = shape_distance(regions, centre, 10.2, 21.2)
+    assert numbers_distance(numbers, centre, 10.2, 21.2) == pytest.approx(from_text, abs=1e-12)
+    assert from_text[1] == 0 and from_text[2] == centre[2] and from_text[4] == centre[4]
+    # A slice of a list array keeps its own offsets.
+    assert numbers_distance(numbers.slice(1, 3), centre[1:4], 10.2, 21.2) == pytest.approx(
+        from_text[1:4], abs=1e-12)
+    assert len(numbers_distance(numbers.slice(0, 0), centre[:0], 10.2, 21.2)) == 0
+
+
+def test_region_numbers_sql_reads_the_generator_s_regions() -> None:
+    con = duckdb.connect()
+    sql_text = region_numbers_sql("'POLYGON ICRS 1.12345678 -2.5 3 4 5 6'")
+    assert con.sql(f"SELECT {sql_text}").fetchall() == [([1.12345678, -2.5, 3.0, 4.0, 5.0, 6.0],)]
+
+
 @settings(max_examples=60, deadline=None)
 @given(centre=centres, radius=st.floats(1e-4, 30), samples=st.lists(
     st.tuples(st.floats(0, 1), st.floats(0, 2 * math.pi)), min_size=1, max_size=20))
@@ -343,6 +373,19 @@ def test_cone_matches_brute_force(archive: Any, everything: dict[str, Any],
     assert result.total == len(got)
     for obsid, distance in got.items():
         assert distance == pytest.approx(expected[obsid], abs=1e-6)
+
+
+def test_cone_reads_numbers_or_text_alike(archive: Any, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    assert archive.has_column("observations", "_fp")
+    cones = [Cone(202.47, 47.2, 0.5), Cone(83.82, -5.39, 2.0), Cone(10.0, 80.0, 25.0)]
+    with_numbers = [select(archive, "observations", cone=c).table for c in cones]
+    monkeypatch.setattr(archive, "has_column", lambda table, column: False)
+    with_text = [select(archive, "observations", cone=c).table for c in cones]
+    for a, b in zip(with_numbers, with_text, strict=True):
+        assert a.drop_columns(["distance"]).equals(b.drop_columns(["distance"]))
+        assert a.column("distance").to_numpy() == pytest.approx(
+            b.column("distance").to_numpy(), abs=1e-9)
 
 
 def test_cone_on_a_famous_target(archive: Any) -> None:
@@ -464,6 +507,39 @@ def test_products_for(archive: Any) -> None:
     row = find_product(archive, uri)
     assert row is not None and row["uri"] == uri and row["size"] == table.column("size")[0].as_py()
     assert find_product(archive, "mast:HST/product/nothing.fits") is None
+
+
+def test_products_for_many_observations(archive: Any) -> None:
+    obsids = archive.execute("SELECT obsid FROM observations USING SAMPLE 1500 ROWS"
+                             ).column(0).to_pylist()
+    table = products_for(archive, [*obsids, *obsids[:10], -1], "obsID, dataURI")
+    expected = archive.execute(
+        'SELECT obsID, "dataURI" FROM products WHERE obsID IN (SELECT unnest(?::BIGINT[])) '
+        "ORDER BY _row", [obsids])
+    assert table.equals(expected) and table.num_rows > len(obsids)
+
+
+def test_find_product_of_a_file_two_observations_share(archive: Any) -> None:
+    shared = archive.execute(
+        'SELECT "dataURI", min(_row) AS first, count(*) AS n FROM products GROUP BY 1 '
+        "HAVING count(*) > 1 ORDER BY 2 LIMIT 3").to_pylist()
+    assert shared  # the generator makes some (JWST exposures listing the previous one's file)
+    for row in shared:
+        found = find_product(archive, row["dataURI"])
+        expected = archive.execute("SELECT obs_id, size FROM products WHERE _row = ?",
+                                   [row["first"]]).to_pylist()[0]
+        assert found is not None and found["uri"] == row["dataURI"]
+        assert (found["obs_id"], found["size"]) == (expected["obs_id"], expected["size"])
+
+
+def test_product_uris_index_every_product(archive: Any) -> None:
+    counts = archive.execute(
+        "SELECT (SELECT count(*) FROM products) AS p, (SELECT count(*) FROM product_uris) AS u"
+    ).to_pylist()[0]
+    assert counts["p"] == counts["u"]
+    missing = archive.execute(
+        "SELECT count(*) AS n FROM products p ANTI JOIN product_uris k USING (_row)").to_pylist()
+    assert missing == [{"n": 0}]
 
 
 def test_open_and_fractional_ranges_on_integer_columns(archive: Any) -> None:

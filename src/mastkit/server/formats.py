@@ -33,9 +33,14 @@ _ENCODER = msgspec.json.Encoder()
 
 
 def _plain(dtype: pa.DataType) -> bool:
+    """A type msgspec writes as the general encoder does.
+
+    Not float32: Python sees its values as doubles (0.1 as 0.10000000149011612), where the
+    general encoder writes the shortest float32 spelling (0.1).
+    """
     return bool(
         pat.is_integer(dtype)
-        or pat.is_floating(dtype)
+        or pat.is_float64(dtype)
         or pat.is_string(dtype)
         or pat.is_large_string(dtype)
         or pat.is_boolean(dtype)
