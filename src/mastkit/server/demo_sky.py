@@ -52,6 +52,8 @@ _CLASS_OF = {
     "**": "STAR;DOUBLE STAR", "Nova": "STAR;NOVA",
 }
 _STAR_CLASSES = ("STAR;HOT STAR", "STAR", "STAR;SOLAR-TYPE STAR", "STAR;LATE-TYPE STAR")
+
+
 def targets(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, dict[str, np.ndarray]]:
     """The target pool: OpenNGC objects then Hipparcos stars, with draw weights."""
     obj = con.sql(
