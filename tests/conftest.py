@@ -9,7 +9,18 @@ import pytest
 
 SAMPLES = Path(__file__).parent / "fixtures"
 
-_ENV = ("MAST_API_TOKEN", "MAST_TOKEN", "MASTKIT_SERVER", "MASTKIT_TIMEOUT", "MASTKIT_PAGESIZE")
+_ENV = (
+    "MAST_API_TOKEN",
+    "MAST_TOKEN",
+    "MASTKIT_SERVER",
+    "MASTKIT_TIMEOUT",
+    "MASTKIT_PAGESIZE",
+    "MASTKIT_CACHE",
+    "MASTKIT_NO_CACHE",
+    "MASTKIT_OFFLINE",
+    "MASTKIT_CACHE_TTL",
+    "MASTKIT_CACHE_SIZE",
+)
 
 
 @pytest.fixture(autouse=True)

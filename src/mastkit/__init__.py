@@ -21,6 +21,10 @@ _EXPORTS: dict[str, str] = {
     "Client": "mastkit.client",
     "MastToken": "mastkit.client",
     "RetryPolicy": "mastkit.client",
+    "ResultCache": "mastkit.client",
+    "CacheEntry": "mastkit.client",
+    "CacheInfo": "mastkit.client",
+    "CacheStats": "mastkit.client",
     "Settings": "mastkit._settings",
     "MashupRequest": "mastkit.protocol",
     "MashupResponse": "mastkit.protocol",
@@ -33,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "ResultTable": "mastkit.tables",
     "Observations": "mastkit.services",
     "AsyncObservations": "mastkit.services",
+    "Catalogs": "mastkit.services",
+    "AsyncCatalogs": "mastkit.services",
     "Resolver": "mastkit.services",
     "AsyncResolver": "mastkit.services",
     "Resolution": "mastkit.services",
@@ -60,7 +66,16 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
     from mastkit._settings import Settings
-    from mastkit.client import AsyncClient, Client, MastToken, RetryPolicy
+    from mastkit.client import (
+        AsyncClient,
+        CacheEntry,
+        CacheInfo,
+        CacheStats,
+        Client,
+        MastToken,
+        ResultCache,
+        RetryPolicy,
+    )
     from mastkit.errors import (
         BadInputError,
         CacheMissError,
@@ -82,8 +97,10 @@ if TYPE_CHECKING:
     from mastkit.protocol import Field, MashupRequest, MashupResponse, Paging, Status
     from mastkit.protocol.filters import Filter, Range, criterion
     from mastkit.services import (
+        AsyncCatalogs,
         AsyncObservations,
         AsyncResolver,
+        Catalogs,
         Not,
         Observations,
         ProductSummary,

@@ -24,8 +24,9 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class FaultServer:
-    def __init__(self, files: dict[str, bytes], script: list[Any] | None = None,
-                 port: int = 0) -> None:
+    def __init__(
+        self, files: dict[str, bytes], script: list[Any] | None = None, port: int = 0
+    ) -> None:
         self.files = files
         self.script = list(script or [])
         self.requests: list[dict[str, str]] = []
@@ -43,8 +44,9 @@ class FaultServer:
 
         self._server = Server(("127.0.0.1", port), Handler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -73,8 +75,10 @@ class FaultServer:
                 data += chunk
             head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
             target = head[0].split(" ")[1]
-            headers = {k.strip().lower(): v.strip() for k, _, v in
-                       (line.partition(":") for line in head[1:])}
+            headers = {
+                k.strip().lower(): v.strip()
+                for k, _, v in (line.partition(":") for line in head[1:])
+            }
             headers["target"] = target
             self.requests.append(headers)
             behaviour = self.script.pop(0) if self.script else "ok"
@@ -87,18 +91,23 @@ class FaultServer:
             except OSError:
                 pass
 
-    def _respond(self, conn: socket.socket, target: str, headers: dict[str, str],
-                 behaviour: Any) -> None:
+    def _respond(
+        self, conn: socket.socket, target: str, headers: dict[str, str], behaviour: Any
+    ) -> None:
         if isinstance(behaviour, tuple) and behaviour[0] == "status":
             _, code, retry_after = behaviour
             extra = f"Retry-After: {retry_after}\r\n" if retry_after is not None else ""
-            conn.sendall(f"HTTP/1.1 {code} Busy\r\nContent-Length: 4\r\n{extra}"
-                         "Connection: close\r\n\r\nbusy".encode())
+            conn.sendall(
+                f"HTTP/1.1 {code} Busy\r\nContent-Length: 4\r\n{extra}"
+                "Connection: close\r\n\r\nbusy".encode()
+            )
             return
         uri = parse_qs(urlsplit(target).query).get("uri", [""])[0]
         body = self.files.get(uri)
         if body is None:
-            conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             return
         digest = hashlib.sha256(body).digest()
         start = 0
@@ -108,9 +117,10 @@ class FaultServer:
         if rng.startswith("bytes=") and rng.endswith("-"):
             start = int(rng[6:-1])
             if start >= len(body):
-                conn.sendall(f"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */"
-                             f"{len(body)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                             .encode())
+                conn.sendall(
+                    f"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */"
+                    f"{len(body)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+                )
                 return
             status = "206 Partial Content"
             extra = f"Content-Range: bytes {start}-{len(body) - 1}/{len(body)}\r\n"
@@ -118,9 +128,11 @@ class FaultServer:
         if behaviour == "wrong":
             payload = bytes(b ^ 0xFF for b in payload)
         conn.sendall(
-            (f"HTTP/1.1 {status}\r\nContent-Length: {len(payload)}\r\nAccept-Ranges: bytes\r\n"
-             f"Digest: sha-256={base64.b64encode(digest).decode()}\r\n"
-             f"X-Checksum-Sha256: {digest.hex()}\r\n{extra}Connection: close\r\n\r\n").encode()
+            (
+                f"HTTP/1.1 {status}\r\nContent-Length: {len(payload)}\r\nAccept-Ranges: bytes\r\n"
+                f"Digest: sha-256={base64.b64encode(digest).decode()}\r\n"
+                f"X-Checksum-Sha256: {digest.hex()}\r\n{extra}Connection: close\r\n\r\n"
+            ).encode()
         )
         half = payload[: len(payload) // 2]
         if behaviour == "reset":

@@ -80,3 +80,55 @@ def test_cli_dry_run_urls_and_download(local, tmp_path):
     curl = runner.invoke(app, [*base, "--curl"])
     assert curl.exit_code == 0, curl.output
     assert Path(curl.output.strip().splitlines()[-1]).read_text().startswith("#!")
+
+
+def test_server_looks_a_file_up_once_and_serves_it_the_same(local, monkeypatch):
+    from mastkit.server import sql
+
+    url, products = local
+    calls: list[str] = []
+    real = sql.find_product
+
+    def counted(archive: Any, uri: str) -> Any:
+        calls.append(uri)
+        return real(archive, uri)
+
+    monkeypatch.setattr(sql, "find_product", counted)
+    uri = products[-1]["dataURI"]  # not fetched by the other tests' servers' caches
+    target = f"{url}/api/v0.1/Download/file?uri={uri}"
+    with httpx.Client() as http:
+        head = http.head(target)
+        first, second = http.get(target), http.get(target, headers={"Range": "bytes=10-"})
+        missing = [http.get(target + "-nope") for _ in range(2)]
+    assert head.status_code == first.status_code == 200 and second.status_code == 206
+    assert first.content[10:] == second.content and len(first.content) == products[-1]["size"]
+    assert head.headers["x-checksum-sha256"] == hashlib.sha256(first.content).hexdigest()
+    assert [m.status_code for m in missing] == [404, 404]
+    assert calls.count(uri) <= 1 and len(calls) <= 2  # a HEAD, two GETs: one lookup
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_large_bodies_are_read_straight_from_the_connection(local, monkeypatch, direct):
+    import asyncio
+
+    from mastkit.download import _body
+
+    if direct:
+        monkeypatch.setattr(_body, "DIRECT_MIN", 0)
+    url, products = local
+    target = f"{url}/api/v0.1/Download/file?uri={products[0]['dataURI']}"
+
+    def check(response: httpx.Response, data: bytes) -> None:
+        assert len(data) == products[0]["size"]
+        assert hashlib.sha256(data).hexdigest() == response.headers["x-checksum-sha256"]
+        through_httpx = response.num_bytes_downloaded  # httpx counts only what it parsed
+        assert through_httpx < len(data) if direct else through_httpx == len(data)
+
+    with httpx.Client() as http, http.stream("GET", target) as response:
+        check(response, b"".join(_body.iter_body(response, None, 10.0)))
+
+    async def fetch() -> None:
+        async with httpx.AsyncClient() as http, http.stream("GET", target) as response:
+            check(response, b"".join([c async for c in _body.aiter_body(response, None, 10.0)]))
+
+    asyncio.run(fetch())

@@ -11,13 +11,22 @@ SERVER = "http://127.0.0.1:1"
 
 
 def row(uri: str, name: str, obs: str = "o1", **kw: object) -> dict[str, object]:
-    return {"dataURI": uri, "productFilename": name, "obs_collection": "HST", "obs_id": obs,
-            "size": 10, **kw}
+    return {
+        "dataURI": uri,
+        "productFilename": name,
+        "obs_collection": "HST",
+        "obs_id": obs,
+        "size": 10,
+        **kw,
+    }
 
 
 def test_default_template_url_size_and_duplicates(tmp_path):
-    rows = [row("mast:HST/product/a b.fits", "a b.fits"), row("mast:HST/product/c.fits", "c.fits"),
-            row("mast:HST/product/a b.fits", "a b.fits")]
+    rows = [
+        row("mast:HST/product/a b.fits", "a b.fits"),
+        row("mast:HST/product/c.fits", "c.fits"),
+        row("mast:HST/product/a b.fits", "a b.fits"),
+    ]
     plan = plan_downloads(rows, tmp_path, server=SERVER + "/")
     assert [i.path for i in plan.items] == ["HST/o1/a b.fits", "HST/o1/c.fits"]
     assert plan.items[0].url == SERVER + "/api/v0.1/Download/file?uri=mast:HST/product/a%20b.fits"
@@ -29,7 +38,9 @@ def test_default_template_url_size_and_duplicates(tmp_path):
 def test_flat_and_custom_templates(tmp_path):
     rows = [row("mast:X/a.fits", "a.fits", productType="SCIENCE")]
     assert plan_downloads(rows, tmp_path, server=SERVER, template="flat").items[0].path == "a.fits"
-    custom = plan_downloads(rows, tmp_path, server=SERVER, template="{productType}/{productFilename}")
+    custom = plan_downloads(
+        rows, tmp_path, server=SERVER, template="{productType}/{productFilename}"
+    )
     assert custom.items[0].path == "SCIENCE/a.fits"
     with pytest.raises(BadInputError):
         plan_downloads(rows, tmp_path, server=SERVER, template="{obs_id.__class__}")
@@ -46,15 +57,17 @@ def test_collisions_are_errors(tmp_path):
     rows = [row("mast:A/a.fits", "a.fits"), row("mast:B/a.fits", "A.FITS", obs="o2")]
     with pytest.raises(BadInputError, match="Two products"):
         plan_downloads(rows, tmp_path, server=SERVER, template="flat")
-    ok = plan_downloads(rows, tmp_path, server=SERVER, template="{obs_collection}/{obs_id}/x/"
-                        "{productFilename}")
+    ok = plan_downloads(
+        rows, tmp_path, server=SERVER, template="{obs_collection}/{obs_id}/x/{productFilename}"
+    )
     assert ok is not None
 
 
 @pytest.mark.parametrize("name", ["..", "a\x00b", "a\\..\\b", ".", ""])
 def test_unsafe_names_are_rejected_not_planned(tmp_path, name):
-    plan = plan_downloads([row("mast:bad", name), row("mast:good", "g.fits")], tmp_path,
-                          server=SERVER)
+    plan = plan_downloads(
+        [row("mast:bad", name), row("mast:good", "g.fits")], tmp_path, server=SERVER
+    )
     assert [i.uri for i in plan.items] == ["mast:good"]
     assert plan.rejected and plan.rejected[0][0] == "mast:bad"
 

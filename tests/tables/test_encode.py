@@ -5,10 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import math
 import warnings
+from typing import Any
 
+import msgspec
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mastkit.protocol import Field, Paging, decode_response, encode_envelope
 from mastkit.tables import (
@@ -21,6 +26,7 @@ from mastkit.tables import (
     extjs_column_properties,
     fields_for,
 )
+from mastkit.tables.encode import encode_row_parts
 
 from .conftest import fixture_reply
 
@@ -247,3 +253,106 @@ def test_votable_round_trip_of_real_replies(name: str) -> None:
             want = ["" if v is None else v.strip() for v in want]
             got = ["" if v is None else v.strip() for v in got]
         assert got == want, column
+
+
+# ------------------------------------------------------------------------------------------
+# The Arrow-kernel row encoder (large tables and the server's pages): property tests against
+# the JSON values json.dumps semantics give (NaN and infinities as null), value by value.
+# ------------------------------------------------------------------------------------------
+
+_KINDS: dict[str, tuple[pa.DataType, st.SearchStrategy[Any]]] = {
+    "int64": (pa.int64(), st.integers(min_value=-(2**63), max_value=2**63 - 1)),
+    "int32": (pa.int32(), st.integers(min_value=-(2**31), max_value=2**31 - 1)),
+    "uint64": (pa.uint64(), st.integers(min_value=0, max_value=2**64 - 1)),
+    "float": (
+        pa.float64(),
+        st.one_of(
+            st.floats(),
+            st.sampled_from([0.0, -0.0, 2.0, 1e9, 1e10, 1e15, 1e16, 1e20, 1.5e20, 5e-324, 0.1]),
+            st.integers(min_value=-(2**60), max_value=2**60).map(float),
+        ),
+    ),
+    "bool": (pa.bool_(), st.booleans()),
+    "string": (
+        pa.string(),
+        st.one_of(
+            st.text(max_size=10),
+            st.sampled_from(['"', "\\", '\\"', "\x00", "\x1f\x7f", "\u2028", "é😀", "null"]),
+        ),
+    ),
+    "large_string": (pa.large_string(), st.text(max_size=6)),
+}
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> pa.Table:
+    names = draw(st.lists(st.text(max_size=6), min_size=1, max_size=6, unique=True))
+    n = draw(st.integers(min_value=1, max_value=30))
+    columns = []
+    for _ in names:
+        kind = draw(st.sampled_from([*_KINDS, "null"]))
+        if kind == "null":
+            columns.append(pa.nulls(n))
+            continue
+        dtype, values = _KINDS[kind]
+        nullable = draw(st.booleans())
+        cell = st.one_of(st.none(), values) if nullable else values
+        columns.append(pa.array(draw(st.lists(cell, min_size=n, max_size=n)), dtype))
+    return pa.table(columns, names=names)
+
+
+def _expected(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _same(got: Any, want: Any) -> bool:
+    """Equal JSON values, floats exactly (sign of zero included) and still floats."""
+    if isinstance(want, float):
+        return (
+            type(got) is float and got == want and math.copysign(1, got) == math.copysign(1, want)
+        )
+    return type(got) is type(want) and got == want
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=_tables(), block=st.integers(min_value=1, max_value=8))
+def test_row_encoder_round_trips_json_values(table: pa.Table, block: int) -> None:
+    import mastkit.tables._rowtext as rowtext
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rowtext, "_BLOCK", block)  # several blocks, encoded side by side
+        objects = b"".join(rowtext.row_parts(table))
+        positional = b"".join(rowtext.row_parts(table, objects=False))
+    want = [[_expected(v) for v in row.values()] for row in table.to_pylist()]
+    # Strict JSON: Python's reader refuses NaN and Infinity here.
+    strict = {"parse_constant": lambda name: pytest.fail(f"non-JSON constant {name}")}
+    decoded = json.loads(objects, **strict)
+    assert [list(row) for row in decoded] == [table.column_names] * table.num_rows
+    for got_rows in ([list(row.values()) for row in decoded], json.loads(positional, **strict)):
+        assert len(got_rows) == len(want)
+        for got, expected in zip(got_rows, want, strict=True):
+            assert all(_same(g, w) for g, w in zip(got, expected, strict=True)), (got, expected)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=_tables())
+def test_row_encoder_agrees_with_msgspec_text_values(table: pa.Table) -> None:
+    """The kernels and msgspec (the small-table path) give the same values."""
+    import mastkit.tables._rowtext as rowtext
+
+    kernels = json.loads(b"".join(rowtext.row_parts(table)))
+    plain = json.loads(msgspec.json.encode(table.to_pylist()))
+    for got, want in zip(kernels, plain, strict=True):
+        assert all(_same(got[k], want[k]) for k in want), (got, want)
+
+
+def test_encode_row_parts_join_to_encode_rows(kernels: None) -> None:
+    table = pa.table({"s": ["a", None, 'q"'] * 700, "f": [1.0, None, 2.5] * 700})
+    parts = encode_row_parts(table)
+    assert len(parts) > 1  # buffers to splice, not one joined copy
+    assert b"".join(parts) == encode_rows(table)
+    assert json.loads(encode_rows(table))[:3] == [
+        {"s": "a", "f": 1.0},
+        {"s": None, "f": None},
+        {"s": 'q"', "f": 2.5},
+    ]

@@ -175,3 +175,25 @@ def test_written_file_has_normal_permissions(result: ResultTable, tmp_path: Path
     os.umask(mask)
     path = result.write(tmp_path / "r.parquet")
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_fits_tables_read_by_astropy_convert_from_big_endian(tmp_path: Path) -> None:
+    """FITS columns are big-endian; converting them keeps values and masks."""
+    import numpy as np
+    from astropy.table import MaskedColumn, Table
+
+    from mastkit.tables.convert import from_astropy
+
+    path = tmp_path / "stars.fits"
+    source = Table(
+        {
+            "ra": np.array([10.5, 200.25], dtype=">f8"),
+            "hip": MaskedColumn(np.array([7, 9], dtype=">i4"), mask=[False, True]),
+        }
+    )
+    source.write(path)
+    read = Table.read(path)
+    assert read["ra"].dtype.byteorder == ">"
+    table = from_astropy(read)
+    assert table.column("ra").to_pylist() == [10.5, 200.25]
+    assert table.column("hip").to_pylist() == [7, None]

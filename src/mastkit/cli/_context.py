@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -32,6 +32,7 @@ __all__ = [
     "Connect",
     "GlobalOptions",
     "Say",
+    "client_options",
     "default_connect",
     "get_state",
     "open_observations",
@@ -61,6 +62,11 @@ class GlobalOptions:
         ``-v`` count: 1 logs INFO and shows tracebacks, 2 logs DEBUG.
     json : bool
         Machine-readable output on stdout.
+    cache : bool or None
+        ``--cache`` (True) or ``--no-cache`` (False); None follows the environment, where the
+        default caches results of the real MAST only.
+    offline : bool
+        ``--offline``: answer only from the cache, never touch the network.
     """
 
     server: str | None = None
@@ -68,6 +74,8 @@ class GlobalOptions:
     timeout: float | None = None
     verbose: int = 0
     json: bool = False
+    cache: bool | None = None
+    offline: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -100,17 +108,48 @@ def default_connect(options: GlobalOptions, say: Say) -> Iterator[Client]:
     Parameters
     ----------
     options : GlobalOptions
-        ``server``, ``token`` and ``timeout`` are used.
+        ``server``, ``token``, ``timeout``, ``cache`` and ``offline`` are used.
     say : callable
         Receives progress messages while a local archive is built or started.
+
+    Raises
+    ------
+    BadInputError
+        ``--offline`` with ``--server local`` (the local archive needs no network and its
+        answers are not cached) or with ``--no-cache``.
     """
     from mastkit.client import Client
+    from mastkit.errors import BadInputError
 
+    if options.offline and options.is_local:
+        raise BadInputError(
+            "--offline answers from the cache of a remote server; --server local needs no "
+            "network, so drop one of the two."
+        )
     with ExitStack() as stack:
         server = _local_url(stack, say) if options.is_local else options.server
-        client = Client(server, token=options.token, timeout=options.timeout)
+        client = Client(server, **client_options(options))
         stack.enter_context(client)
         yield client
+
+
+def client_options(options: GlobalOptions) -> dict[str, Any]:
+    """The :class:`~mastkit.client.Client` keyword arguments the global options ask for.
+
+    For ``connect`` functions that build their own client (tests, embedding programs), so
+    ``--timeout``, ``--cache/--no-cache`` and ``--offline`` keep their meaning.
+
+    Examples
+    --------
+    >>> client_options(GlobalOptions(offline=True))
+    {'token': None, 'timeout': None, 'cache': None, 'offline': True}
+    """
+    return {
+        "token": options.token,
+        "timeout": options.timeout,
+        "cache": options.cache,
+        "offline": options.offline or None,
+    }
 
 
 @dataclass(slots=True)

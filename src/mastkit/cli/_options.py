@@ -26,9 +26,11 @@ __all__ = [
     "LimitOption",
     "OutputOption",
     "OverwriteOption",
+    "cache_option",
     "check_output",
     "deliver",
     "match_columns",
+    "offline_option",
     "split_list",
 ]
 
@@ -56,6 +58,27 @@ OutputOption = Annotated[
 OverwriteOption = Annotated[
     bool, typer.Option("--overwrite", help="Replace the -o FILE if it exists.")
 ]
+
+# Global options (given before the command name), made fresh for each root app.
+
+
+def cache_option() -> Any:
+    """``--cache/--no-cache``: force the on-disk result cache on, or bypass it."""
+    return typer.Option(
+        None, "--cache/--no-cache", show_default=False,
+        help="Use the on-disk result cache, or bypass it (neither read nor write). Default: "
+        "cache results of the real MAST for a day (MASTKIT_CACHE, MASTKIT_NO_CACHE, "
+        "MASTKIT_CACHE_TTL); 'mastkit cache' inspects and clears it.",
+    )
+
+
+def offline_option() -> Any:
+    """``--offline``: answer only from the cache."""
+    return typer.Option(
+        False, "--offline",
+        help="Answer only from the cache and never touch the network (MASTKIT_OFFLINE=1); a "
+        "missing answer exits 3, naming the query.",
+    )
 
 
 def split_list(text: str | None) -> list[str]:

@@ -18,11 +18,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mastkit.cli.resolve",
     "mastkit.cli.observations",
     "mastkit.cli.products",
+    "mastkit.cli.catalogs",
+    "mastkit.cli.crossmatch",
     "mastkit.cli.download",
     "mastkit.cli.columns",
     "mastkit.cli.missions",
     "mastkit.cli.serve",
     "mastkit.cli.archive",
+    "mastkit.cli.cache",
 )
 
 
@@ -37,6 +40,7 @@ def build_app() -> typer.Typer:
         pretty_exceptions_show_locals=False,
     )
 
+    from mastkit.cli._options import cache_option, offline_option
     from mastkit.cli.errors import EXIT_CODES_HELP
 
     @root.callback(
@@ -67,12 +71,15 @@ def build_app() -> typer.Typer:
         json_output: bool = typer.Option(
             False, "--json", help="Machine-readable output: JSON on stdout."
         ),
+        cache: bool | None = cache_option(),
+        offline: bool = offline_option(),
     ) -> None:
         from mastkit.cli._context import CliState, GlobalOptions
 
         state = ctx.ensure_object(CliState)  # tests may pass obj=CliState(connect=...)
         state.options = GlobalOptions(
-            server=server, token=token, timeout=timeout, verbose=verbose, json=json_output
+            server=server, token=token, timeout=timeout, verbose=verbose, json=json_output,
+            cache=cache, offline=offline,
         )
         if version:
             from mastkit import __version__

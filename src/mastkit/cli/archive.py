@@ -1,4 +1,9 @@
-"""``mastkit archive``: build and describe the local archive (a DuckDB file)."""
+"""``mastkit archive``: build and describe the local archive (a DuckDB file), add catalogues.
+
+``add-catalog`` loads a user's table (Parquet, CSV, FITS, VOTable) as a catalogue the local
+server answers for (``Mast.Catalogs.NAME.Cone``, ``Mast.NAME.Crossmatch``, ...); it never
+modifies the archive file (see :mod:`mastkit.server.user_catalogs`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from mastkit.cli.errors import guarded
 
 __all__ = ["archive_app", "register"]
 
@@ -74,4 +81,66 @@ def info(path: PathOption = None) -> None:
         for name in db.tables():
             count = db.execute(f'SELECT count(*) FROM "{name}"').column(0)[0].as_py()
             table.add_row(f"rows in {name}", f"{count:,}")
+        for catalog in db.catalogs().values():
+            kind = "user catalogue" if catalog.user else "catalogue"
+            table.add_row(f"{kind} {catalog.name}", catalog.title)
     Console().print(table)
+
+
+@archive_app.command("add-catalog")
+@guarded
+def add_catalog(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="Catalogue name, used in service names (Mast.Catalogs.NAME.Cone).")
+    ],
+    file: Annotated[Path, typer.Argument(help="A Parquet, CSV, FITS or VOTable file.")],
+    ra: Annotated[
+        str | None,
+        typer.Option(
+            "--ra", help="RA column (decimal degrees; default: found by name, e.g. ra, RAJ2000)."
+        ),
+    ] = None,
+    dec: Annotated[str | None, typer.Option("--dec", help="Dec column (decimal degrees).")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="parquet, csv, fits or votable (default: from the file name)."
+        ),
+    ] = None,
+    path: PathOption = None,
+) -> None:
+    """Load a table as a catalogue of the local archive (the archive file is not modified)."""
+    from mastkit.server import archive
+    from mastkit.server.user_catalogs import add_catalog as add
+
+    target = path if path is not None else archive.default_archive_path()
+    catalog = add(target, name, file, ra=ra, dec=dec, fmt=fmt)
+    schema = catalog.schema
+    typer.echo(
+        f"Added catalogue {catalog.name}: {catalog.rows:,} rows, "
+        f"{len(schema.columns)} columns, positions from {schema.ra}/{schema.dec}",
+        err=True,
+    )
+    typer.echo(
+        f"Services: Mast.Catalogs.{catalog.name}.Cone, "
+        f"Mast.Catalogs.Filtered.{catalog.name}[.Position], "
+        f"Mast.{catalog.name}.Crossmatch (restart a running server to see it)",
+        err=True,
+    )
+    typer.echo(catalog.name)
+
+
+@archive_app.command("remove-catalog")
+@guarded
+def remove_catalog(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user catalogue to remove.")],
+    path: PathOption = None,
+) -> None:
+    """Remove a catalogue added with add-catalog."""
+    from mastkit.server import archive
+    from mastkit.server.user_catalogs import remove_catalog as remove
+
+    remove(path if path is not None else archive.default_archive_path(), name)
+    typer.echo(f"Removed catalogue {name}", err=True)

@@ -92,7 +92,7 @@ EXIT_CODES_HELP = "\n".join(
         "Exit codes:",
         "  0  success",
         "  2  bad input: options, values, unknown columns, an output file that exists",
-        "  3  not found: a name the resolver does not know",
+        "  3  not found: a name the resolver does not know, or (offline) a result not in the cache",
         "  4  the service answered ERROR, or the result is too large",
         "  5  network failure or timeout",
         "  6  HTTP error status, or rate limited",

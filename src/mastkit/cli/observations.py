@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mastkit.services import Observations, Resolution
     from mastkit.tables import ResultTable
 
-__all__ = ["OBSERVATION_COLUMNS", "observations", "parse_where", "register"]
+__all__ = ["OBSERVATION_COLUMNS", "observations", "parse_where", "read_targets", "register"]
 
 #: What a terminal shows of a CAOM row (about 40 columns wide) unless --columns says otherwise.
 OBSERVATION_COLUMNS = (
@@ -45,11 +49,17 @@ _EPILOG = epilog(
         "-o m101.parquet",
         "mastkit observations --where obs_collection=JWST --where calib_level=3 --count",
         "mastkit observations --object M101 --columns obsid,obs_collection,filters --limit 5",
+        "mastkit observations --targets targets.txt --radius 2arcmin --where obs_collection=HST "
+        "-o found.parquet",
     ],
     "--where forms: col=value (any case); col=a,b (any of them); col=WFC3* (wildcard); "
     "col=lo..hi, col>=x, col<x "
     "(ranges; t_min, t_max and t_obs_release take ISO dates or MJD); col!=value or "
     "col=!value (exclude). A column given twice means any of its values.",
+    "--targets FILE: one target per line, a name (M101) or a position ('210.8 54.35', "
+    "sexagesimal too; a line that reads as a position is one), '#' comments; or a CSV file "
+    "with a header naming name and/or ra,dec columns; '-' reads stdin. The rows carry "
+    "input_index and input_target; targets that fail are reported on stderr, the others kept.",
 )
 
 
@@ -95,6 +105,110 @@ def parse_where(items: list[str] | None) -> dict[str, Any]:
                 listed = previous if isinstance(previous, list) else [previous]
                 criteria[column] = [*listed, value]
     return criteria
+
+
+_NAME_COLUMNS = ("name", "target", "target_name", "object", "objectname")
+
+
+def _csv_targets(text: str, source: str) -> list[Any] | None:
+    """Targets of a CSV text whose header names name and/or ra/dec columns (else None)."""
+    first = text.lstrip().splitlines()[0] if text.strip() else ""
+    if "," not in first:
+        return None
+    reader = csv.DictReader(io.StringIO(text.lstrip()))
+    header = {(h or "").strip().lower(): h for h in reader.fieldnames or []}
+    name_col = next((header[n] for n in _NAME_COLUMNS if n in header), None)
+    ra_col, dec_col = header.get("ra"), header.get("dec")
+    if name_col is None and (ra_col is None or dec_col is None):
+        return None
+    targets: list[Any] = []
+    for line, row in enumerate(reader, start=2):
+        ra = (row.get(ra_col) or "").strip() if ra_col else ""
+        dec = (row.get(dec_col) or "").strip() if dec_col else ""
+        name = (row.get(name_col) or "").strip() if name_col else ""
+        if ra and dec:
+            targets.append(_position(f"{ra} {dec}", f"{source}, line {line}"))
+        elif name:
+            targets.append(name)
+        else:
+            raise BadInputError(f"{source}, line {line}: no name and no ra/dec.")
+    return targets
+
+
+def _position(text: str, where: str) -> tuple[float, float]:
+    from mastkit.services import parse_coordinates
+
+    try:
+        return parse_coordinates(text)
+    except BadInputError as exc:
+        raise BadInputError(f"{where}: {exc}") from None
+
+
+def read_targets(source: str) -> list[Any]:
+    """The targets of a ``--targets`` file (``-``: stdin): names and ``(ra, dec)`` pairs.
+
+    Raises
+    ------
+    BadInputError
+        For a file that cannot be read, holds no target, or has a CSV row with neither a name
+        nor a position.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.txt"
+    >>> _ = path.write_text("# my targets;M101;210.8 54.35;;NGC 4594".replace(";", chr(10)))
+    >>> read_targets(str(path))
+    ['M101', (210.8, 54.35), 'NGC 4594']
+    """
+    from mastkit.services import parse_coordinates
+
+    if source == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInputError(f"Cannot read the targets file {source}: {exc}.") from None
+    targets = _csv_targets(text, source)
+    if targets is None:
+        targets = []
+        for raw in text.splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                targets.append(parse_coordinates(line))
+            except BadInputError:
+                targets.append(line)
+    if not targets:
+        raise BadInputError(f"The targets file {source} holds no target.")
+    return targets
+
+
+def _query_targets(
+    ctx: typer.Context, targets: list[Any], radius: str | None, criteria: dict[str, Any]
+) -> ResultTable:
+    """The batch query, with ``done/total targets`` on the status line."""
+    from mastkit.cli._context import get_state
+    from mastkit.cli._status import StatusLine
+    from mastkit.services import Observations
+
+    state = get_state(ctx)
+    activity = f"Finding observations around {len(targets)} targets"
+    with StatusLine(activity) as status, state.connect(state.options, status.say) as client:
+        obs = Observations(client)
+
+        def progress(done: int, total: int) -> None:
+            status.show(f"{done}/{total} targets")
+
+        table = obs.query_targets(targets, radius, progress=progress, **criteria)
+        failed: list[dict[str, Any]] = table.metadata.get("failures") or []
+    if failed:
+        shown = "; ".join(f"{f['input_target']!r}: {f['error']}" for f in failed[:5])
+        more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
+        note(f"{len(failed)} of {len(targets)} targets failed: {shown}{more}")
+    return table
 
 
 def _describe(resolution: Resolution) -> str:
@@ -147,6 +261,12 @@ def observations(
         typer.Option("--where", "-w", metavar="COL=VALUE",
                      help="A criterion on a CAOM column; repeat for more (see below)."),
     ] = None,
+    targets: Annotated[
+        str | None,
+        typer.Option("--targets", metavar="FILE",
+                     help="Around each target of FILE (names or 'RA DEC', one per line, or a "
+                     "CSV with name/ra/dec columns; '-' for stdin), as one table."),
+    ] = None,
     count: Annotated[
         bool, typer.Option("--count", help="Print how many observations match, and stop.")
     ] = False,
@@ -165,6 +285,8 @@ def observations(
 
     if object_name is not None and coords is not None:
         raise BadInputError("Give --object or --coords, not both.")
+    if targets is not None and (object_name is not None or coords is not None or count):
+        raise BadInputError("--targets does not combine with --object, --coords or --count.")
     if count and (columns or limit or output):
         raise BadInputError("--count prints a number; it does not combine with --columns, "
                             "--limit or -o.")
@@ -172,6 +294,15 @@ def observations(
     check_output(output, overwrite)
     state = get_state(ctx)
     out = Output(json_output=state.options.json)
+    if targets is not None:
+        found = _query_targets(ctx, read_targets(targets), radius, criteria)
+        wanted = split_list(columns)
+        if wanted:
+            wanted = match_columns(wanted, found.columns, service="CAOM observations")
+        deliver(out, found, what="observations", columns=wanted, limit=limit,
+                path=output, overwrite=overwrite,
+                preferred=("input_index", "input_target", *OBSERVATION_COLUMNS))
+        return
     activity = "Counting observations" if count else "Finding observations"
     with open_observations(ctx, activity) as obs:
         wanted = split_list(columns)

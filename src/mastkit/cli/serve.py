@@ -1,4 +1,11 @@
-"""``mastkit serve``: run the local MAST server, or answer one request without a socket."""
+"""``mastkit serve``: run the local MAST server, or answer one request without a socket.
+
+``--fault SPEC`` (repeatable) makes the server misbehave on purpose, for testing clients, e.g.
+``--fault service=Mast.Caom.Cone:kind=503:times=2`` or
+``--fault 'path=/api/v0.1/Download/*:kind=truncate:p=0.2'``; the spec syntax is described in
+:mod:`mastkit.server.fault_injection`. Faults in ``MASTKIT_SERVER_FAULTS`` are added after those
+given on the command line.
+"""
 
 from __future__ import annotations
 
@@ -42,12 +49,29 @@ def serve(
             help="Answer an ERROR past the row limit instead of resetting the connection."
         ),
     ] = False,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            metavar="SPEC",
+            help="Inject a fault, e.g. 'service=Mast.Caom.Cone:kind=503:times=2' (repeatable). "
+            "Keys: kind (reset, 500, 502, 503, 504, 429, slow, truncate, executing, drop, lost), "
+            "service, path, probability, times, every, retry_after, delay, fraction.",
+        ),
+    ] = None,
+    fault_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the faults' random draws (default: MASTKIT_SERVER_FAULT_SEED or 0)."
+        ),
+    ] = None,
 ) -> None:
     """Run the local MAST-compatible server under uvicorn."""
     from mastkit.server.app import ServerSettings, create_app
     from mastkit.server.local import open_archive
 
-    settings = ServerSettings(row_limit=row_limit, reset_over_limit=not limit_error)
+    plan = _fault_plan(fault or [], fault_seed)
+    settings = ServerSettings(row_limit=row_limit, reset_over_limit=not limit_error, faults=plan)
     if get is not None:
         db = open_archive(archive)
         try:
@@ -65,15 +89,36 @@ def serve(
     import uvicorn
 
     from mastkit.server.faults import ResettingHTTPProtocol
+    from mastkit.server.local import KEEP_ALIVE_SECONDS
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(f"warning: serving on {host}, reachable from other machines", err=True)
     db = open_archive(archive)
     typer.echo(f"mastkit local MAST server on http://{host}:{port} (Ctrl+C to stop)", err=True)
+    for spec in plan.specs():
+        typer.echo(f"injecting fault {spec}", err=True)
     try:
-        uvicorn.run(create_app(db, settings), host=host, port=port, http=ResettingHTTPProtocol)
+        uvicorn.run(
+            create_app(db, settings),
+            host=host,
+            port=port,
+            http=ResettingHTTPProtocol,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
     finally:
         _close(db)
+
+
+def _fault_plan(specs: list[str], seed: int | None) -> Any:
+    """The fault plan of ``--fault`` options and the environment (a usage error if malformed)."""
+    from mastkit.server.fault_injection import FaultPlan, FaultSpecError
+
+    try:
+        env = FaultPlan.from_env()
+        plan = FaultPlan.parse(specs, seed=env.seed if seed is None else seed)
+    except FaultSpecError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fault") from None
+    return FaultPlan(rules=plan.rules + env.rules, seed=plan.seed)
 
 
 def _close(db: Any) -> None:

@@ -18,10 +18,14 @@ from mastkit.client._base import (
     COLUMNS_CONFIG_PATH,
     INVOKE_PATH,
     ClientCore,
+    cacheable_reply,
     translate_transport_error,
 )
-from mastkit.client._results import build_result, page_result
+from mastkit.client._cache_keys import Kind
+from mastkit.client._caching import Caching, CallCache, options_with_guard
+from mastkit.client._results import PageDecoder, build_result, decoding, page_result
 from mastkit.client._retry import is_retryable
+from mastkit.client.cache import CachedValue, ResultCache
 from mastkit.errors import MastError, QueryTimeout
 from mastkit.protocol import MashupRequest, MashupResponse, decode_columns_config
 from mastkit.protocol.flows import (
@@ -41,14 +45,16 @@ __all__ = ["AsyncClient"]
 
 logger = logging.getLogger("mastkit.client")
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 class AsyncClient:
     """An asynchronous MAST API client.
 
-    Takes the same arguments as :class:`~mastkit.client.Client`; ``transport`` is an
-    ``httpx.AsyncBaseTransport`` (e.g. ``httpx.ASGITransport(app)`` for the local server
-    in-process).
+    Takes the same arguments as :class:`~mastkit.client.Client` (``cache`` and ``offline``
+    included); ``transport`` is an ``httpx.AsyncBaseTransport`` (e.g.
+    ``httpx.ASGITransport(app)`` for the local server in-process). The on-disk cache is read
+    and written in a worker thread, so the event loop never waits for the disk.
 
     Examples
     --------
@@ -67,6 +73,8 @@ class AsyncClient:
         max_retries: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         settings: Settings | None = None,
+        cache: ResultCache | bool | None = None,
+        offline: bool | None = None,
     ) -> None:
         self._core = ClientCore.create(
             server,
@@ -76,8 +84,13 @@ class AsyncClient:
             concurrency=concurrency,
             max_retries=max_retries,
             settings=settings,
+            offline=offline,
         )
-        self._http = httpx.AsyncClient(**self._core.client_options(transport))
+        self._caching = Caching(cache, self._core.settings)
+        options = self._core.client_options(transport)
+        self._http = httpx.AsyncClient(
+            **options_with_guard(options, offline=self.offline, sync=False)
+        )
         self._columns_configs: dict[str, dict[str, dict[str, Any]]] = {}
 
     @property
@@ -94,6 +107,25 @@ class AsyncClient:
     def http(self) -> httpx.AsyncClient:
         """The underlying httpx client (shared connection pool)."""
         return self._http
+
+    @property
+    def cache(self) -> ResultCache | None:
+        """The on-disk result cache, or None when caching is off."""
+        return self._caching.cache
+
+    @property
+    def offline(self) -> bool:
+        """Whether the client answers only from the cache."""
+        return self._caching.offline
+
+    async def _lookup(self, call: CallCache | None, expected: type[V]) -> V | None:
+        if call is None:
+            return None
+        return await asyncio.to_thread(self._caching.lookup, call, expected)
+
+    async def _store(self, call: CallCache | None, value: CachedValue) -> None:
+        if call is not None and call.write:
+            await asyncio.to_thread(self._caching.store, call, value)
 
     def __repr__(self) -> str:
         return f"AsyncClient(server={self.server!r})"
@@ -213,6 +245,8 @@ class AsyncClient:
         page: int | None = None,
         timeout: float | None = None,
         server_timeout: float | None = None,
+        cache: bool = True,
+        refresh: bool = False,
         **options: Any,
     ) -> MashupResponse:
         """Send one request, polling while EXECUTING; see :meth:`Client.invoke`."""
@@ -225,9 +259,16 @@ class AsyncClient:
             server_timeout=server_timeout,
             options=options,
         )
+        call = self._caching.for_request(request, Kind.REPLY, use=cache, refresh=refresh)
+        hit = await self._lookup(call, MashupResponse)
+        if hit is not None:
+            return hit
         if request.cachebreaker is None:
             request = request.with_cachebreaker()
-        return await self.run(poll(request, deadline=self._core.deadline(timeout)))
+        reply = await self.run(poll(request, deadline=self._core.deadline(timeout)))
+        if cacheable_reply(reply):
+            await self._store(call, reply)
+        return reply
 
     async def query(
         self,
@@ -240,6 +281,8 @@ class AsyncClient:
         timeout: float | None = None,
         server_timeout: float | None = None,
         splitter: Splitter | None = None,
+        cache: bool = True,
+        refresh: bool = False,
         **options: Any,
     ) -> ResultTable:
         """Run a query and return every row as one table; see :meth:`Client.query`."""
@@ -255,19 +298,36 @@ class AsyncClient:
         deadline = self._core.deadline(timeout)
         if request.page is not None:
             request = request.replace(pagesize=request.pagesize or self.settings.pagesize)
+            call = self._caching.for_request(request, Kind.PAGE, use=cache, refresh=refresh)
+            hit = await self._lookup(call, ResultTable)
+            if hit is not None:
+                return hit
             if request.cachebreaker is None:
                 request = request.with_cachebreaker()
-            return page_result(request, await self.run(poll(request, deadline=deadline)))
-        pages = await self.run(
-            fetch_all(
-                request,
-                pagesize=self.settings.pagesize,
-                deadline=deadline,
-                concurrency=self.settings.concurrency,
-                splitter=splitter,
-            )
-        )
-        return build_result(first_page(request, self.settings.pagesize), pages)
+            result = page_result(request, await self.run(poll(request, deadline=deadline)))
+        else:
+            call = self._caching.for_request(request, Kind.TABLE, use=cache, refresh=refresh)
+            hit = await self._lookup(call, ResultTable)
+            if hit is not None:
+                return hit
+            # Pages are decoded as they arrive, while the later ones are still on their way.
+            with PageDecoder() as decoder:
+                pages = await self.run(
+                    decoding(
+                        fetch_all(
+                            request,
+                            pagesize=self.settings.pagesize,
+                            deadline=deadline,
+                            concurrency=self.settings.concurrency,
+                            splitter=splitter,
+                        ),
+                        decoder,
+                    )
+                )
+                first = first_page(request, self.settings.pagesize)
+                result = build_result(first, pages, decoder=decoder)
+        await self._store(call, result)
+        return result
 
     async def iter_pages(
         self,
@@ -282,7 +342,8 @@ class AsyncClient:
     ) -> AsyncIterator[ResultTable]:
         """Yield the result page by page, in order, fetching ahead concurrently.
 
-        Up to ``concurrency`` pages are in flight while earlier ones are consumed.
+        Up to ``concurrency`` pages are in flight while earlier ones are consumed. Pages are
+        not cached; offline, a result cached by :meth:`query` is yielded as one page.
         """
         request = self._core.build_request(
             service,
@@ -292,6 +353,12 @@ class AsyncClient:
             server_timeout=server_timeout,
             options=options,
         )
+        if self.offline:
+            call = self._caching.for_request(request, Kind.TABLE)
+            cached = await self._lookup(call, ResultTable)
+            if cached is not None:
+                yield cached
+            return
         deadline = self._core.deadline(timeout)
         request = first_page(request, self.settings.pagesize)
         first = await self.run(poll(request, deadline=deadline))
@@ -321,10 +388,15 @@ class AsyncClient:
     async def columns_config(
         self, config_id: str, *, timeout: float | None = None
     ) -> dict[str, dict[str, Any]]:
-        """The portal's columns config for ``config_id`` (cached per client)."""
+        """The portal's columns config for ``config_id`` (cached per client, and on disk)."""
         cached = self._columns_configs.get(config_id)
         if cached is not None:
             return cached
+        call = self._caching.for_columns_config(config_id)
+        hit = await self._lookup(call, dict)
+        if hit is not None:
+            self._columns_configs[config_id] = hit
+            return hit
         url = self._core.url(COLUMNS_CONFIG_PATH)
         deadline = self._core.deadline(timeout)
 
@@ -342,6 +414,7 @@ class AsyncClient:
             return decode_columns_config(response.content)
 
         config = await self._retrying(once, None, url, deadline)
+        await self._store(call, config)
         self._columns_configs[config_id] = config
         return config
 
@@ -358,6 +431,7 @@ class AsyncClient:
         """A plain HTTP request with retries; see :meth:`Client.request`."""
         deadline = self._core.deadline(timeout)
         target = url if "://" in url else self._core.url(url)
+        self._caching.check_online(method, target)
 
         async def once() -> httpx.Response:
             response = await self._http.request(

@@ -23,7 +23,7 @@ from mastkit.protocol import MashupRequest, MashupResponse, decode_response
 from mastkit.protocol.services import validate_params
 from mastkit.protocol.status import error_for_http
 
-__all__ = ["COLUMNS_CONFIG_PATH", "INVOKE_PATH", "ClientCore"]
+__all__ = ["COLUMNS_CONFIG_PATH", "INVOKE_PATH", "ClientCore", "cacheable_reply"]
 
 logger = logging.getLogger("mastkit.client")
 
@@ -68,6 +68,7 @@ class ClientCore:
         concurrency: int | None,
         max_retries: int | None,
         settings: Settings | None,
+        offline: bool | None = None,
     ) -> ClientCore:
         """Merge explicit arguments over ``settings`` (or the environment) and validate them."""
         base = settings if settings is not None else Settings.from_env()
@@ -81,6 +82,7 @@ class ClientCore:
                     "pagesize": pagesize,
                     "concurrency": concurrency,
                     "max_retries": max_retries,
+                    "offline": offline,
                 }.items()
                 if v is not None
             }
@@ -211,6 +213,11 @@ class ClientCore:
                 exc.message = f"{request.service}: {exc.message}"
                 exc.args = (exc.message,)
             raise
+
+
+def cacheable_reply(reply: MashupResponse) -> bool:
+    """Whether a final reply may be cached: never an error, never a reply still executing."""
+    return not reply.is_error and not reply.is_executing
 
 
 def translate_transport_error(

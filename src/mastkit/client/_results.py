@@ -1,14 +1,108 @@
-"""Turning the pages of a reply into one :class:`~mastkit.tables.ResultTable`."""
+"""Turning the pages of a reply into one :class:`~mastkit.tables.ResultTable`.
+
+Pages are decoded as they arrive (:class:`PageDecoder`, fed by :func:`decoding`), on a worker
+thread, so the first page is decoded while the later ones are still being fetched: for a large
+result the decoding then costs little more than the last page's.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pyarrow as pa
 
 from mastkit.errors import DecodeError
 from mastkit.protocol import MashupRequest, MashupResponse, Paging
+from mastkit.protocol.flows import Flow, Parallel, Send
 from mastkit.tables import ResultTable, concat_pages, decode_reply
 
-__all__ = ["build_result", "page_result"]
+__all__ = ["PageDecoder", "build_result", "decoding", "page_result"]
+
+
+class PageDecoder:
+    """Decodes the table pages of a query on a worker thread as soon as each one arrives.
+
+    :meth:`submit` starts decoding a reply; :meth:`table` returns its table (decoded then, if it
+    was never submitted). A decoding error is raised by :meth:`table`, as the inline decode
+    would raise it. Use as a context manager: leaving it forgets what was not collected.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[MashupResponse, Future[pa.Table]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    def submit(self, request: MashupRequest, response: MashupResponse) -> None:
+        """Start decoding ``response`` if it is a complete page of a table reply."""
+        if request.page is None or response.status != "COMPLETE":
+            return
+        if not (response.data_raw or response.body):
+            return
+        with self._lock:
+            if self._closed or id(response) in self._pending:
+                return
+            if self._pool is None:
+                # One worker: Arrow's reader already spreads a page over the cores.
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mastkit-decode")
+            future = self._pool.submit(decode_reply, response)
+            # The reply is kept with its future, so its id cannot be reused meanwhile.
+            self._pending[id(response)] = (response, future)
+
+    def table(self, response: MashupResponse) -> pa.Table:
+        """The decoded table of ``response``."""
+        with self._lock:
+            entry = self._pending.pop(id(response), None)
+        if entry is None:
+            return decode_reply(response)
+        return entry[1].result()
+
+    def close(self) -> None:
+        """Drop pending work (a failed query's pages) and release the worker."""
+        with self._lock:
+            self._closed = True
+            pending, self._pending = self._pending, {}
+            pool, self._pool = self._pool, None
+        for _, future in pending.values():
+            future.cancel()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> PageDecoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def decoding(flow: Flow[Any], decoder: PageDecoder) -> Flow[Any]:
+    """``flow``, unchanged, except that every reply it receives is handed to ``decoder``.
+
+    A transparent wrapper around a sans-I/O flow (sub-flows of :class:`Parallel` actions are
+    wrapped too), so the drivers need not know about decoding.
+    """
+    result: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                action = flow.throw(error) if error is not None else flow.send(result)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(action, Parallel):
+                action = Parallel(tuple(decoding(f, decoder) for f in action.flows), action.limit)
+            try:
+                result, error = (yield action), None
+            except Exception as exc:  # the driver's error, for the flow to handle
+                result, error = None, exc
+                continue
+            if isinstance(action, Send) and isinstance(result, MashupResponse):
+                decoder.submit(action.request, result)
+    finally:
+        flow.close()
 
 
 def _check_table_reply(request: MashupRequest, response: MashupResponse) -> None:
@@ -40,16 +134,22 @@ def page_result(request: MashupRequest, response: MashupResponse) -> ResultTable
 
 
 def build_result(
-    request: MashupRequest, pages: Sequence[MashupResponse], *, complete: bool = True
+    request: MashupRequest,
+    pages: Sequence[MashupResponse],
+    *,
+    complete: bool = True,
+    decoder: PageDecoder | None = None,
 ) -> ResultTable:
     """All pages of one result, concatenated without re-parsing.
 
     With ``complete`` (every page was fetched), the row count is checked against the server's
-    ``rowsFiltered`` so a short result is never presented as the whole.
+    ``rowsFiltered`` so a short result is never presented as the whole. ``decoder`` holds the
+    pages already being decoded (see :func:`decoding`).
     """
     for page in pages:
         _check_table_reply(request, page)
-    table = concat_pages([decode_reply(page) for page in pages])
+    decode = decoder.table if decoder is not None else decode_reply
+    table = concat_pages([decode(page) for page in pages])
     paging: Paging | None = pages[0].paging if pages else None
     if (
         complete

@@ -16,10 +16,14 @@ from mastkit.client._base import (
     COLUMNS_CONFIG_PATH,
     INVOKE_PATH,
     ClientCore,
+    cacheable_reply,
     translate_transport_error,
 )
-from mastkit.client._results import build_result, page_result
+from mastkit.client._cache_keys import Kind
+from mastkit.client._caching import Caching, options_with_guard
+from mastkit.client._results import PageDecoder, build_result, decoding, page_result
 from mastkit.client._retry import is_retryable
+from mastkit.client.cache import ResultCache
 from mastkit.errors import MastError, QueryTimeout
 from mastkit.protocol import MashupRequest, MashupResponse, decode_columns_config
 from mastkit.protocol.flows import (
@@ -62,6 +66,14 @@ class Client:
         Injected transport (e.g. ``httpx.MockTransport`` or a WSGI transport) for tests.
     settings : Settings, optional
         Base settings instead of the environment.
+    cache : ResultCache, bool or None, optional
+        The on-disk result cache: a :class:`~mastkit.client.ResultCache`, True for the
+        default one (under ``MASTKIT_CACHE_DIR``), False for none. The default, None, follows
+        ``MASTKIT_CACHE``/``MASTKIT_NO_CACHE``, and without them caches results of the real
+        MAST only (for a day, ``MASTKIT_CACHE_TTL``). See docs/cache.md.
+    offline : bool, optional
+        Answer only from the cache and never touch the network; a missing answer raises
+        :class:`~mastkit.errors.CacheMissError`. Default ``MASTKIT_OFFLINE`` or False.
 
     Examples
     --------
@@ -80,6 +92,8 @@ class Client:
         max_retries: int | None = None,
         transport: httpx.BaseTransport | None = None,
         settings: Settings | None = None,
+        cache: ResultCache | bool | None = None,
+        offline: bool | None = None,
     ) -> None:
         self._core = ClientCore.create(
             server,
@@ -89,8 +103,11 @@ class Client:
             concurrency=concurrency,
             max_retries=max_retries,
             settings=settings,
+            offline=offline,
         )
-        self._http = httpx.Client(**self._core.client_options(transport))
+        self._caching = Caching(cache, self._core.settings)
+        options = self._core.client_options(transport)
+        self._http = httpx.Client(**options_with_guard(options, offline=self.offline, sync=True))
         self._columns_configs: dict[str, dict[str, dict[str, Any]]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -109,6 +126,16 @@ class Client:
     def http(self) -> httpx.Client:
         """The underlying httpx client (shared connection pool)."""
         return self._http
+
+    @property
+    def cache(self) -> ResultCache | None:
+        """The on-disk result cache, or None when caching is off."""
+        return self._caching.cache
+
+    @property
+    def offline(self) -> bool:
+        """Whether the client answers only from the cache."""
+        return self._caching.offline
 
     def __repr__(self) -> str:
         return f"Client(server={self.server!r})"
@@ -220,6 +247,8 @@ class Client:
         page: int | None = None,
         timeout: float | None = None,
         server_timeout: float | None = None,
+        cache: bool = True,
+        refresh: bool = False,
         **options: Any,
     ) -> MashupResponse:
         """Send one request, polling while the server is EXECUTING, and return the reply.
@@ -239,6 +268,10 @@ class Client:
             Overall deadline of this call in seconds.
         server_timeout : float, optional
             The request's ``timeout`` property: how long the server holds each poll.
+        cache : bool
+            False: neither read nor write the on-disk cache for this call.
+        refresh : bool
+            Fetch afresh even if cached, and cache the new answer.
         **options
             Other request properties (``clearcache``, ``removecache``, ``removenullcolumns``,
             ``columnsconfigid``, ``data``, ``filename``, ``cachebreaker``).
@@ -247,6 +280,8 @@ class Client:
         ------
         ServiceError
             The server answered ERROR.
+        CacheMissError
+            Offline, and the reply is not cached.
         QueryTimeout, TransportError, HTTPStatusError, DecodeError
             See :mod:`mastkit.errors`.
         """
@@ -259,9 +294,16 @@ class Client:
             server_timeout=server_timeout,
             options=options,
         )
+        call = self._caching.for_request(request, Kind.REPLY, use=cache, refresh=refresh)
+        hit = self._caching.lookup(call, MashupResponse)
+        if hit is not None:
+            return hit
         if request.cachebreaker is None:
             request = request.with_cachebreaker()
-        return self.run(poll(request, deadline=self._core.deadline(timeout)))
+        reply = self.run(poll(request, deadline=self._core.deadline(timeout)))
+        if cacheable_reply(reply):
+            self._caching.store(call, reply)
+        return reply
 
     def query(
         self,
@@ -274,6 +316,8 @@ class Client:
         timeout: float | None = None,
         server_timeout: float | None = None,
         splitter: Splitter | None = None,
+        cache: bool = True,
+        refresh: bool = False,
         **options: Any,
     ) -> ResultTable:
         """Run a query and return every row as one table.
@@ -299,12 +343,23 @@ class Client:
             How long the server holds each poll.
         splitter : Splitter, optional
             Splits the query if the server refuses it as too large.
+        cache : bool
+            False: neither read nor write the on-disk cache for this call.
+        refresh : bool
+            Run the query afresh even if its result is cached, and cache the new result.
         **options
             Other request properties (see :meth:`invoke`).
 
         Returns
         -------
         ResultTable
+            Fresh, or from the cache (keyed by server, service, params, format and the other
+            request properties; not by page size or cachebreaker).
+
+        Raises
+        ------
+        CacheMissError
+            Offline, and the result is not cached.
         """
         request = self._core.build_request(
             service,
@@ -318,19 +373,36 @@ class Client:
         deadline = self._core.deadline(timeout)
         if request.page is not None:
             request = request.replace(pagesize=request.pagesize or self.settings.pagesize)
+            call = self._caching.for_request(request, Kind.PAGE, use=cache, refresh=refresh)
+            hit = self._caching.lookup(call, ResultTable)
+            if hit is not None:
+                return hit
             if request.cachebreaker is None:
                 request = request.with_cachebreaker()
-            return page_result(request, self.run(poll(request, deadline=deadline)))
-        pages = self.run(
-            fetch_all(
-                request,
-                pagesize=self.settings.pagesize,
-                deadline=deadline,
-                concurrency=self.settings.concurrency,
-                splitter=splitter,
-            )
-        )
-        return build_result(first_page(request, self.settings.pagesize), pages)
+            result = page_result(request, self.run(poll(request, deadline=deadline)))
+        else:
+            call = self._caching.for_request(request, Kind.TABLE, use=cache, refresh=refresh)
+            hit = self._caching.lookup(call, ResultTable)
+            if hit is not None:
+                return hit
+            # Pages are decoded as they arrive, while the later ones are still on their way.
+            with PageDecoder() as decoder:
+                pages = self.run(
+                    decoding(
+                        fetch_all(
+                            request,
+                            pagesize=self.settings.pagesize,
+                            deadline=deadline,
+                            concurrency=self.settings.concurrency,
+                            splitter=splitter,
+                        ),
+                        decoder,
+                    )
+                )
+                first = first_page(request, self.settings.pagesize)
+                result = build_result(first, pages, decoder=decoder)
+        self._caching.store(call, result)
+        return result
 
     def iter_pages(
         self,
@@ -345,7 +417,8 @@ class Client:
     ) -> Iterator[ResultTable]:
         """Yield the result page by page, each as a :class:`ResultTable`, in order.
 
-        Memory stays bounded by one page, whatever the size of the result.
+        Memory stays bounded by one page, whatever the size of the result. Pages are not
+        cached; offline, a result cached by :meth:`query` is yielded as one page.
         """
         request = self._core.build_request(
             service,
@@ -355,6 +428,13 @@ class Client:
             server_timeout=server_timeout,
             options=options,
         )
+        if self.offline:
+            cached = self._caching.lookup(
+                self._caching.for_request(request, Kind.TABLE), ResultTable
+            )
+            if cached is not None:
+                yield cached
+            return
         deadline = self._core.deadline(timeout)
         request = first_page(request, self.settings.pagesize)
         first = self.run(poll(request, deadline=deadline))
@@ -365,13 +445,18 @@ class Client:
     def columns_config(
         self, config_id: str, *, timeout: float | None = None
     ) -> dict[str, dict[str, Any]]:
-        """The portal's columns config for ``config_id`` (cached per client).
+        """The portal's columns config for ``config_id`` (cached per client, and on disk).
 
         Returns ``{}`` for ids the server does not know.
         """
         cached = self._columns_configs.get(config_id)
         if cached is not None:
             return cached
+        call = self._caching.for_columns_config(config_id)
+        hit = self._caching.lookup(call, dict)
+        if hit is not None:
+            self._columns_configs[config_id] = hit
+            return hit
         url = self._core.url(COLUMNS_CONFIG_PATH)
         deadline = self._core.deadline(timeout)
 
@@ -389,6 +474,7 @@ class Client:
             return decode_columns_config(response.content)
 
         config = self._retrying(once, None, url, deadline)
+        self._caching.store(call, config)
         self._columns_configs[config_id] = config
         return config
 
@@ -405,9 +491,11 @@ class Client:
         """A plain HTTP request (relative to the server or absolute) with retries.
 
         Used by the resolver and other non-invoke endpoints. The body is read in full.
+        Not cached; offline it raises :class:`~mastkit.errors.CacheMissError`.
         """
         deadline = self._core.deadline(timeout)
         target = url if "://" in url else self._core.url(url)
+        self._caching.check_online(method, target)
 
         def once() -> httpx.Response:
             response = self._http.request(

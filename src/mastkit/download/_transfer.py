@@ -4,7 +4,9 @@ A :class:`Transfer` is driven through one attempt: :meth:`Transfer.request_heade
 ``.part`` with ``Range``), :meth:`Transfer.accept` (decide from the status and headers whether to
 append, restart, retry or give up), :meth:`Transfer.write` per chunk, and
 :meth:`Transfer.finish` (fsync, verify size and SHA-256, atomic rename). The drivers only move
-bytes, sleep and bound concurrency.
+bytes, sleep and bound concurrency. A large file is written and hashed behind the reads, on
+a thread of its own (:mod:`mastkit.download._writer`); its body is read straight from the
+connection (:mod:`mastkit.download._body`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO
 
+from mastkit.download._writer import InlineWriter, PartWriter, open_writer
 from mastkit.download.plan import DownloadItem
 
-__all__ = ["DownloadOptions", "Fatal", "Retry", "Transfer", "describe_os_error"]
+__all__ = ["DownloadOptions", "Fatal", "Retry", "Transfer", "describe_os_error", "fsync_dir"]
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -48,8 +51,9 @@ class DownloadOptions:
         Longest Retry-After honoured; longer requests are waited for this long.
     connect_timeout, read_timeout : float
         Socket timeouts in seconds (a stalled connection fails after ``read_timeout``).
-    chunk_size : int
-        Bytes per read.
+    chunk_size : int or None
+        Bytes per chunk handed on from the network; None (the default) passes on each read as
+        it comes (up to 64 KiB), which avoids copying reads into larger pieces.
     force : bool
         Fetch again even files the verified index trusts.
     write_manifest : bool
@@ -64,7 +68,7 @@ class DownloadOptions:
     max_retry_after: float = 120.0
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
-    chunk_size: int = 1 << 20
+    chunk_size: int | None = None
     force: bool = False
     write_manifest: bool = True
 
@@ -146,6 +150,7 @@ class Transfer:
         self.expected_sha: str | None = item.sha256
         self.discarded = 0
         self._file: IO[bytes] | None = None
+        self._writer: InlineWriter | PartWriter | None = None
         self._hash = hashlib.sha256()
 
     # -- before the request -----------------------------------------------------------------
@@ -182,13 +187,19 @@ class Transfer:
             total = match.group(3)
             self.expected_total = int(total) if total != "*" else None
             self._hash_existing()
-            self._file = open(self.part, "ab")  # noqa: SIM115 - closed by close()/finish()
+            self._open("ab")
         else:
             if self.offset:
                 self._discard()  # 200 to a Range request: the whole file comes again
             length = headers.get("content-length")
             self.expected_total = int(length) if length and length.isdigit() else None
-            self._file = open(self.part, "wb")  # noqa: SIM115 - closed by close()/finish()
+            self._open("wb")
+
+    def _open(self, mode: str) -> None:
+        self._file = open(self.part, mode)  # noqa: SIM115 - closed by close()/finish()
+        total = self.expected_total if self.expected_total is not None else self.item.size
+        remaining = None if total is None else total - self.offset
+        self._writer = open_writer(self._file, self._hash, remaining)
 
     def _hash_existing(self) -> None:
         with open(self.part, "rb") as f:
@@ -204,44 +215,67 @@ class Transfer:
     # -- the body ----------------------------------------------------------------------------
 
     def write(self, chunk: bytes) -> None:
-        """Append a chunk to the ``.part``."""
-        assert self._file is not None
-        self._file.write(chunk)
-        self._hash.update(chunk)
+        """Append a chunk to the ``.part`` (for a large file: queued for the writer thread,
+        waiting while the queue is full)."""
+        assert self._writer is not None
+        self._writer.write(chunk)
         self.received += len(chunk)
 
-    def close(self) -> None:
-        """Close the ``.part`` (after a failure too; its bytes are kept for a resume)."""
+    def try_write(self, chunk: bytes) -> bool:
+        """:meth:`write` if that would not block; False (nothing done) otherwise."""
+        assert self._writer is not None
+        if not self._writer.try_write(chunk):
+            return False
+        self.received += len(chunk)
+        return True
+
+    def close(self) -> BaseException | None:
+        """Write what is queued and close the ``.part`` (after a failure: its bytes are kept
+        for a resume). Returns a write error not yet reported (the cause that matters)."""
+        writer, self._writer = self._writer, None
+        pending: BaseException | None = None
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception as exc:
+                pending = exc
         if self._file is not None:
             try:
                 self._file.close()
+            except OSError as exc:  # a buffered write failing at close: same as above
+                pending = pending or exc
             finally:
                 self._file = None
+        return pending
 
     # -- the end -----------------------------------------------------------------------------
 
     def finish(self) -> tuple[int, str]:
         """Fsync, verify and rename; return ``(size, sha256)``."""
-        assert self._file is not None
+        assert self._file is not None and self._writer is not None
+        writer, self._writer = self._writer, None
+        writer.close()
         self._file.flush()
         os.fsync(self._file.fileno())
-        self.close()
+        pending = self.close()
+        if pending is not None:
+            raise pending
         size = self.offset + self.received
         if self.expected_total is not None and size < self.expected_total:
             raise Retry(f"incomplete body: {size} of {self.expected_total} bytes")
         digest = self._hash.hexdigest()
         if self.expected_total is not None and size != self.expected_total:
             self._discard_all()
-            raise Retry(f"size mismatch: got {size} bytes, the server announced "
-                        f"{self.expected_total}")
+            raise Retry(
+                f"size mismatch: got {size} bytes, the server announced {self.expected_total}"
+            )
         if self.item.size is not None and size != self.item.size:
             self._discard_all()
             raise Retry(f"size mismatch: got {size} bytes, expected {self.item.size}")
         if self.expected_sha is not None and digest != self.expected_sha:
             self._discard_all()
             raise Retry(f"checksum mismatch: got sha256 {digest}, expected {self.expected_sha}")
-        os.replace(self.part, self.final)
-        _fsync_dir(self.final.parent)
+        os.replace(self.part, self.final)  # the directory is fsynced once, at the end of the run
         return size, digest
 
     def _discard_all(self) -> None:
@@ -250,7 +284,8 @@ class Transfer:
         self._discard()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make the renames in directory ``path`` durable (best effort: not every OS can)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

@@ -24,8 +24,10 @@ def _form(plan: DownloadPlan) -> dict[str, list[str]]:
 
 def _save(plan: DownloadPlan, response: httpx.Response) -> Path:
     if response.status_code != 200:
-        raise DownloadError(f"The bundle endpoint answered HTTP {response.status_code}.",
-                            server_message=response.text[:300])
+        raise DownloadError(
+            f"The bundle endpoint answered HTTP {response.status_code}.",
+            server_message=response.text[:300],
+        )
     plan.root.mkdir(parents=True, exist_ok=True)
     path = plan.root / f"mastDownload_{datetime.now(UTC):%Y%m%d%H%M%S}.sh"
     path.write_bytes(response.content)

@@ -19,6 +19,7 @@ import httpx
 
 from mastkit.client import AsyncClient
 from mastkit.client.auth import MastToken
+from mastkit.download._body import aiter_body
 from mastkit.download._run import Run, classify
 from mastkit.download._transfer import DownloadOptions, Fatal, Transfer
 from mastkit.download.plan import DownloadItem, DownloadPlan
@@ -75,7 +76,9 @@ def _options(options: DownloadOptions | None, settings: dict[str, Any]) -> Downl
 
 
 def _http(
-    client: AsyncClient | httpx.AsyncClient | None, token: str | None, server: str | None,
+    client: AsyncClient | httpx.AsyncClient | None,
+    token: str | None,
+    server: str | None,
     opts: DownloadOptions,
 ) -> tuple[httpx.AsyncClient, bool]:
     if isinstance(client, AsyncClient):
@@ -83,13 +86,15 @@ def _http(
     if client is not None:
         return client, False
     auth = MastToken(token, server) if token and server else None
-    limits = httpx.Limits(max_connections=opts.concurrency * 2,
-                          max_keepalive_connections=opts.concurrency)
+    limits = httpx.Limits(
+        max_connections=opts.concurrency * 2, max_keepalive_connections=opts.concurrency
+    )
     return httpx.AsyncClient(auth=auth, limits=limits, follow_redirects=False), True
 
 
-async def _fetch_all(http: httpx.AsyncClient, todo: list[DownloadItem], run: Run,
-                     opts: DownloadOptions) -> None:
+async def _fetch_all(
+    http: httpx.AsyncClient, todo: list[DownloadItem], run: Run, opts: DownloadOptions
+) -> None:
     overall = asyncio.Semaphore(opts.concurrency)
     hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -102,8 +107,9 @@ async def _fetch_all(http: httpx.AsyncClient, todo: list[DownloadItem], run: Run
     await asyncio.gather(*(one(item) for item in todo))
 
 
-async def _fetch(http: httpx.AsyncClient, item: DownloadItem, run: Run,
-                 opts: DownloadOptions) -> None:
+async def _fetch(
+    http: httpx.AsyncClient, item: DownloadItem, run: Run, opts: DownloadOptions
+) -> None:
     started = time.monotonic()
     timeout = httpx.Timeout(opts.read_timeout, connect=opts.connect_timeout)
     attempt = 0
@@ -111,21 +117,28 @@ async def _fetch(http: httpx.AsyncClient, item: DownloadItem, run: Run,
         attempt += 1
         transfer = Transfer(item, run.root)
         try:
-            headers = {"Accept-Encoding": "identity", **transfer.request_headers()}
-            async with http.stream("GET", item.url, headers=headers, timeout=timeout,
-                                   follow_redirects=True) as response:
-                transfer.accept(response.status_code, response.headers)
+            # File-system work (mkdir, hashing a .part, fsync, rename) runs off the event loop.
+            ranged = await asyncio.to_thread(transfer.request_headers)
+            headers = {"Accept-Encoding": "identity", **ranged}
+            async with http.stream(
+                "GET", item.url, headers=headers, timeout=timeout, follow_redirects=True
+            ) as response:
+                await asyncio.to_thread(transfer.accept, response.status_code, response.headers)
                 run.advance(item, transfer)
-                async for chunk in response.aiter_raw(opts.chunk_size):
-                    transfer.write(chunk)
+                async for chunk in aiter_body(response, opts.chunk_size, opts.read_timeout):
+                    if not transfer.try_write(chunk):  # the disk is behind: wait, off the loop
+                        await asyncio.to_thread(transfer.write, chunk)
                     run.advance(item, transfer)
-            size, sha = transfer.finish()
+            size, sha = await asyncio.to_thread(transfer.finish)
             run.advance(item, transfer)
             run.completed(item, size, sha, started, attempt)
             return
+        except asyncio.CancelledError:
+            transfer.close()  # stop the writer thread; the .part stays for a resume
+            raise
         except Exception as exc:
-            transfer.close()
-            verdict = classify(exc, transfer)
+            pending: BaseException | None = await asyncio.to_thread(transfer.close)
+            verdict = classify(pending or exc, transfer)
             run.advance(item, transfer)
             if isinstance(verdict, Fatal) or attempt > opts.max_retries:
                 run.failed(item, f"{verdict} (after {attempt} attempt(s))", started, attempt)

@@ -60,7 +60,9 @@ class Outcome:
     @classmethod
     def for_item(cls, item: DownloadItem, root: Path, status: Status, **kw: Any) -> Outcome:
         """An outcome of ``item`` with its absolute path under ``root``."""
-        return cls(uri=item.uri, url=item.url, path=str(root / item.path), status=status, **kw)
+        return cls(
+            uri=item.uri, url=item.url, path=os.path.join(root, item.path), status=status, **kw
+        )
 
 
 _SCHEMA = pa.schema(
@@ -114,6 +116,8 @@ class VerifiedIndex:
         self.file = root / INDEX_PATH
         self._records: dict[str, _Record] = {}
         self._lock = threading.Lock()
+        self._lines = 0  # lines in the file as loaded
+        self._changed = False
         self._load()
 
     def _load(self) -> None:
@@ -123,7 +127,9 @@ class VerifiedIndex:
             return
         except OSError:
             return  # unreadable index: trust nothing
-        for line in text.splitlines():
+        lines = text.splitlines()
+        self._lines = len(lines)
+        for line in lines:
             try:
                 d = json.loads(line)
                 rec = _Record(str(d["uri"]), int(d["size"]), str(d["sha256"]), int(d["mtime_ns"]))
@@ -142,7 +148,7 @@ class VerifiedIndex:
         if item.sha256 is not None and item.sha256 != rec.sha256:
             return None
         try:
-            st = os.stat(self.root / item.path)
+            st = os.stat(os.path.join(self.root, item.path))
         except OSError:
             return None
         if st.st_size != rec.size or st.st_mtime_ns != rec.mtime_ns:
@@ -151,14 +157,20 @@ class VerifiedIndex:
 
     def record(self, item: DownloadItem, size: int, sha256: str) -> None:
         """Remember that ``item``'s file was verified as it is now on disk."""
-        st = os.stat(self.root / item.path)
+        st = os.stat(os.path.join(self.root, item.path))
         rec = _Record(item.uri, size, sha256, st.st_mtime_ns)
         line = json.dumps(
-            {"path": item.path, "uri": rec.uri, "size": rec.size, "sha256": rec.sha256,
-             "mtime_ns": rec.mtime_ns}
+            {
+                "path": item.path,
+                "uri": rec.uri,
+                "size": rec.size,
+                "sha256": rec.sha256,
+                "mtime_ns": rec.mtime_ns,
+            }
         )
         with self._lock:
             self._records[item.path] = rec
+            self._changed = True
             try:
                 self.file.parent.mkdir(parents=True, exist_ok=True)
                 with open(self.file, "a", encoding="utf-8") as f:
@@ -169,16 +181,24 @@ class VerifiedIndex:
     def forget(self, item: DownloadItem) -> None:
         """Drop ``item``'s record (its file is about to change)."""
         with self._lock:
-            self._records.pop(item.path, None)
+            if self._records.pop(item.path, None) is not None:
+                self._changed = True
 
     def compact(self) -> None:
         """Rewrite the index with one line per file, atomically."""
         with self._lock:
-            if not self._records and not self.file.exists():
-                return
+            if not self._changed and self._lines == len(self._records):
+                return  # already one line per file (a re-run that fetched nothing)
             lines = [
-                json.dumps({"path": p, "uri": r.uri, "size": r.size, "sha256": r.sha256,
-                            "mtime_ns": r.mtime_ns})
+                json.dumps(
+                    {
+                        "path": p,
+                        "uri": r.uri,
+                        "size": r.size,
+                        "sha256": r.sha256,
+                        "mtime_ns": r.mtime_ns,
+                    }
+                )
                 for p, r in sorted(self._records.items())
             ]
             try:

@@ -14,7 +14,7 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -160,7 +160,7 @@ def safe_relative_path(path: str) -> str:
             raise BadInputError(f"Unsafe destination {path!r}: '.part' is reserved.")
     if parts[0] in _SIDE_NAMES:
         raise BadInputError(f"Unsafe destination {path!r}: reserved name.")
-    return str(PurePosixPath(*parts))
+    return path  # already normal: no empty, '.' or '..' segment, no leading '/'
 
 
 def _fields(template: str) -> list[str]:
@@ -288,9 +288,7 @@ def plan_downloads(
                 "Choose a path template that tells them apart (e.g. include {obs_id})."
             )
         owners[key] = uri
-        checksum = next(
-            (str(row[c]).lower() for c in _CHECKSUM_COLUMNS if row.get(c)), None
-        )
+        checksum = next((str(row[c]).lower() for c in _CHECKSUM_COLUMNS if row.get(c)), None)
         plan.items.append(
             DownloadItem(
                 uri=uri,

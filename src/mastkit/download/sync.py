@@ -15,6 +15,7 @@ import httpx
 
 from mastkit.client import Client
 from mastkit.client.auth import MastToken
+from mastkit.download._body import iter_body
 from mastkit.download._run import Run, classify
 from mastkit.download._transfer import DownloadOptions, Fatal, Transfer
 from mastkit.download.engine import _options
@@ -60,8 +61,9 @@ def download(
                 _fetch(http, item, run, opts, lock)
 
         try:
-            with ThreadPoolExecutor(max_workers=opts.concurrency,
-                                    thread_name_prefix="mastkit-download") as pool:
+            with ThreadPoolExecutor(
+                max_workers=opts.concurrency, thread_name_prefix="mastkit-download"
+            ) as pool:
                 list(pool.map(one, todo))
         finally:
             if owned:
@@ -69,20 +71,26 @@ def download(
     return run.finish()
 
 
-def _http(client: Client | httpx.Client | None, token: str | None, server: str | None,
-          opts: DownloadOptions) -> tuple[httpx.Client, bool]:
+def _http(
+    client: Client | httpx.Client | None,
+    token: str | None,
+    server: str | None,
+    opts: DownloadOptions,
+) -> tuple[httpx.Client, bool]:
     if isinstance(client, Client):
         return client.http, False
     if client is not None:
         return client, False
     auth = MastToken(token, server) if token and server else None
-    limits = httpx.Limits(max_connections=opts.concurrency * 2,
-                          max_keepalive_connections=opts.concurrency)
+    limits = httpx.Limits(
+        max_connections=opts.concurrency * 2, max_keepalive_connections=opts.concurrency
+    )
     return httpx.Client(auth=auth, limits=limits, follow_redirects=False), True
 
 
-def _fetch(http: httpx.Client, item: DownloadItem, run: Run, opts: DownloadOptions,
-           lock: threading.Lock) -> None:
+def _fetch(
+    http: httpx.Client, item: DownloadItem, run: Run, opts: DownloadOptions, lock: threading.Lock
+) -> None:
     started = time.monotonic()
     timeout = httpx.Timeout(opts.read_timeout, connect=opts.connect_timeout)
     attempt = 0
@@ -91,10 +99,11 @@ def _fetch(http: httpx.Client, item: DownloadItem, run: Run, opts: DownloadOptio
         transfer = Transfer(item, run.root)
         try:
             headers = {"Accept-Encoding": "identity", **transfer.request_headers()}
-            with http.stream("GET", item.url, headers=headers, timeout=timeout,
-                             follow_redirects=True) as response:
+            with http.stream(
+                "GET", item.url, headers=headers, timeout=timeout, follow_redirects=True
+            ) as response:
                 transfer.accept(response.status_code, response.headers)
-                for chunk in response.iter_raw(opts.chunk_size):
+                for chunk in iter_body(response, opts.chunk_size, opts.read_timeout):
                     transfer.write(chunk)
                     with lock:
                         run.advance(item, transfer)
@@ -104,8 +113,7 @@ def _fetch(http: httpx.Client, item: DownloadItem, run: Run, opts: DownloadOptio
                 run.completed(item, size, sha, started, attempt)
             return
         except Exception as exc:
-            transfer.close()
-            verdict = classify(exc, transfer)
+            verdict = classify(transfer.close() or exc, transfer)
             with lock:
                 run.advance(item, transfer)
             if isinstance(verdict, Fatal) or attempt > opts.max_retries:

@@ -15,10 +15,16 @@
 
 Service faults answer HTTP 200 with ``"status": "ERROR"``; only HTTP-level faults get 4xx (body
 too large 413, wrong method 405, unknown path 404), and 503 when the job table is full.
+
+``ServerSettings.faults`` makes the server misbehave on purpose (resets, 5xx, 429, slow or
+truncated replies, jobs that never finish or are forgotten): see
+:mod:`mastkit.server.fault_injection`. Invoke requests are judged once decoded, so rules can name
+services; other routes go through :class:`~mastkit.server.faults.FaultMiddleware`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -32,18 +38,20 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from mastkit.errors import RequestDecodeError
 from mastkit.protocol import MashupRequest, decode_request
 from mastkit.server import downloads, faults
+from mastkit.server.fault_injection import FaultInjector, FaultPlan, FaultRule
 from mastkit.server.handlers import Context, Registry, RowLimitExceeded, ServiceFailure, execute
 from mastkit.server.jobs import JobManager, ServerBusy
 from mastkit.server.responses import Reply, Result, error_reply, executing_reply, render
 
-__all__ = ["BodyTooLarge", "ServerSettings", "create_app", "read_body"]
+__all__ = ["INVOKE_PATHS", "BodyTooLarge", "ServerSettings", "create_app", "read_body"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,8 @@ class ServerSettings:
         Test setting: per-service delays (service name, case-insensitive -> seconds).
     clock : callable
         Monotonic clock of the job manager (injectable for expiry tests).
+    faults : FaultPlan
+        Test setting: faults to inject (:mod:`mastkit.server.fault_injection`); none by default.
     """
 
     row_limit: int = 500_000
@@ -92,6 +102,7 @@ class ServerSettings:
     slow_seconds: float = 0.0
     slow_services: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     clock: Callable[[], float] = time.monotonic
+    faults: FaultPlan = field(default_factory=FaultPlan)
 
     def delay_for(self, service: str) -> float:
         """The test delay of ``service``."""
@@ -125,6 +136,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+INVOKE_PATHS = frozenset({"/api/v0/invoke", "/portal/Mashup/Mashup.asmx/invoke"})
+
+
 def _job_key(name: str, request: MashupRequest) -> tuple[str, str, str | None]:
     params = json.dumps(request.params, sort_keys=True, separators=(",", ":"), default=str)
     return (name.lower(), params, request.cachebreaker)
@@ -145,13 +159,20 @@ class _Server:
             sizer=lambda result: result.nbytes,
             clock=settings.clock,
         )
+        #: The running fault plan (None when the settings inject none).
+        self.faults = FaultInjector(settings.faults) if settings.faults else None
 
     def reply(self, reply: Reply, status_code: int = 200) -> Response:
         return Response(reply.body, status_code=status_code, media_type=reply.media_type)
 
     async def invoke(self, request: Request) -> Response:
         started = time.perf_counter()
-        response = await self._invoke(request)
+        try:
+            response = await self._invoke(request)
+        except ClientDisconnect:
+            # The client went away while sending its request: nobody is left to answer (and
+            # it is no server error worth a traceback in the log).
+            return Response(status_code=400)
         # Server-side time, for benchmarks and curious clients (RFC: Server-Timing).
         elapsed = (time.perf_counter() - started) * 1000
         response.headers["Server-Timing"] = f"total;dur={elapsed:.2f}"
@@ -165,6 +186,35 @@ class _Server:
                 payload = await read_body(request, self.settings.max_body_bytes)
         except BodyTooLarge:
             return _too_large(self.settings.max_body_bytes)
+        decoded = self._decode(payload)
+        if self.faults is None:
+            return decoded if isinstance(decoded, Response) else await self._run(request, *decoded)
+        service = None if isinstance(decoded, Response) else decoded[1]
+        rule = self.faults.choose(request.url.path, service)
+        if rule is None:
+            return decoded if isinstance(decoded, Response) else await self._run(request, *decoded)
+        return await self._faulty(rule, request, decoded)
+
+    async def _faulty(
+        self,
+        rule: FaultRule,
+        request: Request,
+        decoded: Response | tuple[MashupRequest, str, Any],
+    ) -> Response:
+        """Answer ``request`` with the injected fault ``rule``."""
+        if rule.kind in ("drop", "lost") and not isinstance(decoded, Response):
+            self.jobs.discard(_job_key(decoded[1], decoded[0]))
+        if rule.kind not in ("slow", "drop", "truncate"):
+            return faults.fault_reply(rule)
+        if rule.kind == "slow":
+            await asyncio.sleep(rule.delay)
+        response = decoded if isinstance(decoded, Response) else await self._run(request, *decoded)
+        if rule.kind == "truncate":
+            return faults.TruncatedReply(response, rule.fraction)
+        return response
+
+    def _decode(self, payload: bytes | str) -> Response | tuple[MashupRequest, str, Any]:
+        """The request, its canonical service name and handler; or the ERROR reply."""
         try:
             mashup = decode_request(payload)
             name, handler = self.registry.resolve(mashup.service)
@@ -178,6 +228,11 @@ class _Server:
             return self.reply(
                 error_reply(f"Mashup: the request could not be decoded: {type(exc).__name__}")
             )
+        return mashup, name, handler
+
+    async def _run(
+        self, request: Request, mashup: MashupRequest, name: str, handler: Any
+    ) -> Response:
         context = Context(
             archive=self.archive,
             row_limit=self.settings.row_limit,
@@ -279,7 +334,12 @@ def create_app(
         yield
         server.jobs.shutdown()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = []
+    if server.faults is not None:
+        middleware.append(
+            Middleware(faults.FaultMiddleware, injector=server.faults, skip=INVOKE_PATHS)
+        )
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.server = server
     return app
 
@@ -301,6 +361,8 @@ async def _columns_config(server: _Server, request: Request) -> Response:
         pairs = await _form(request, server)
     except BodyTooLarge:
         return _too_large(server.settings.max_body_bytes)
+    except ClientDisconnect:
+        return Response(status_code=400)
     ids = [v for k, v in pairs if k.lower() == "colconfigid"]
     config = await run_in_threadpool(columns_config, server.archive, ids[0].strip() if ids else "")
     return JSONResponse(config)
@@ -313,6 +375,8 @@ async def _santa(server: _Server, request: Request) -> Response:
         pairs = await _form(request, server)
     except BodyTooLarge:
         return _too_large(server.settings.max_body_bytes)
+    except ClientDisconnect:
+        return Response(status_code=400)
     names = [v for k, v in pairs if k == "name"][:1000]
     flags = {k.lower(): v for k, v in pairs if k != "name"}
     resolve_all = flags.get("resolveall", "false").strip().lower() in {"true", "1", "yes"}

@@ -1,6 +1,7 @@
 """The local archive: one DuckDB file holding real catalogues and the synthetic CAOM tables.
 
-Tables: ``objects`` and ``identifiers`` (OpenNGC), ``hipparcos`` (Hipparcos 2),
+Tables: ``objects`` and ``identifiers`` (OpenNGC), ``hipparcos`` (Hipparcos 2), ``tic`` (the
+TIC-shaped catalogue derived from it, :mod:`mastkit.server.loaders.tic`),
 ``observations`` and ``products`` (synthetic CAOM, see :mod:`mastkit.server.demo`),
 ``product_uris`` (products by a hash of their URI, see :data:`URI_KEY`) and ``meta`` (build
 parameters and :data:`FORMAT_VERSION`).
@@ -9,6 +10,9 @@ parameters and :data:`FORMAT_VERSION`).
 then rename), so an interrupted build never leaves a partial archive; :func:`ensure_archive`
 builds on first use and rebuilds when the format changed. :class:`Archive` opens a file
 read-only and gives each thread its own DuckDB cursor.
+
+User catalogues live beside the archive file, never in it (:mod:`mastkit.server.user_catalogs`):
+:class:`Archive` attaches them read-only when it opens, and a rebuild keeps them.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,7 @@ import duckdb
 import pyarrow as pa
 
 from mastkit.errors import MastError
+from mastkit.server.catalogs import BUILTIN, Catalog
 from mastkit.server.schema import TABLES, TableSchema, get_schema
 
 __all__ = [
@@ -44,7 +49,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # bump whenever tables, columns or the generator change
+FORMAT_VERSION = 3  # bump whenever tables, columns or the generator change
 DEFAULT_OBSERVATIONS = 50_000
 _FILENAME = "mastkit-archive.duckdb"
 _ROW_GROUP = 16_384
@@ -79,6 +84,7 @@ def _load_catalogues(con: duckdb.DuckDBPyConnection) -> None:
     from mastkit.server.geometry import hpx_index
     from mastkit.server.loaders.hipparcos import read_hipparcos
     from mastkit.server.loaders.openngc import read_openngc
+    from mastkit.server.loaders.tic import view_sql
 
     objects, identifiers = read_openngc()
     hip = read_hipparcos()
@@ -90,6 +96,7 @@ def _load_catalogues(con: duckdb.DuckDBPyConnection) -> None:
     # Sorted by key, so a lookup touches one row group.
     con.execute("CREATE TABLE identifiers AS SELECT * FROM _identifiers ORDER BY key, name")
     con.execute("CREATE TABLE hipparcos AS SELECT *, HIP - 1 AS _row FROM _hip ORDER BY _hpx")
+    con.execute(view_sql("hipparcos", "tic"))
     for name in ("objects", "identifiers", "hip"):
         con.unregister(f"_{name}")
 
@@ -232,10 +239,21 @@ class _Cursor:
             self._parsed[sql] = statement
         return statement
 
-    def run(self, sql: str, params: Sequence[Any]) -> pa.Table:
+    def run(self, sql: str, params: Sequence[Any],
+            tables: Mapping[str, pa.Table] | None = None) -> pa.Table:
         values = list(params) if params else None
-        relation = self.connection.sql(self._statement(sql), params=values)
-        return relation.to_arrow_table() if relation is not None else pa.table({})
+        if not tables:
+            relation = self.connection.sql(self._statement(sql), params=values)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
+        # Registered views belong to this thread's connection alone: no other query sees them.
+        for name, table in tables.items():
+            self.connection.register(name, table)
+        try:
+            relation = self.connection.sql(sql, params=values)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
+        finally:
+            for name in tables:
+                self.connection.unregister(name)
 
 
 class Archive:
@@ -258,6 +276,34 @@ class Archive:
             "current_database() AND schema_name = 'main'"
         ).fetchall():
             self._columns[table] = self._columns.get(table, frozenset()) | {column}
+        self._catalogs: dict[str, Catalog] = {
+            c.key: c for c in BUILTIN if c.schema.name in self._tables
+        }
+        self._attach_user_catalogs(connection)
+
+    def _attach_user_catalogs(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """Attach the user catalogues registered beside the file (a bad one is skipped)."""
+        from mastkit.server.user_catalogs import read_registry
+
+        try:
+            registered = read_registry(self.path)
+        except MastError as exc:
+            log.warning("%s", exc)
+            return
+        for user in registered:
+            catalog = user.catalog
+            if catalog.key in self._catalogs:
+                log.warning("user catalogue %s hides nothing: a catalogue of that name exists",
+                            catalog.name)
+                continue
+            alias = catalog.schema.name.split(".")[0]  # ucat_<name>, from a validated name
+            try:
+                connection.execute(f"ATTACH '{_sql_text(user.path)}' AS {alias} (READ_ONLY)")
+            except duckdb.Error as exc:
+                log.warning("cannot open user catalogue %s (%s): %s", catalog.name, user.path,
+                            exc)
+                continue
+            self._catalogs[catalog.key] = catalog
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Archive:
@@ -298,7 +344,8 @@ class Archive:
             self._local.cursor = cursor
         return cursor
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+    def execute(self, sql: str, params: Sequence[Any] = (), *,
+                tables: Mapping[str, pa.Table] | None = None) -> pa.Table:
         """Run one parameterised statement on this thread's cursor.
 
         Parameters
@@ -307,6 +354,9 @@ class Archive:
             SQL with ``?`` placeholders.
         params : sequence
             Their values.
+        tables : mapping, optional
+            Arrow tables the statement reads, by the (fixed, code-given) names it uses for
+            them: visible to this statement only (crossmatch uploads).
 
         Returns
         -------
@@ -314,11 +364,15 @@ class Archive:
         """
         if self._con is None:
             raise MastError("The archive is closed")
-        return self._cursor().run(sql, params)
+        return self._cursor().run(sql, params, tables)
 
     def tables(self) -> list[str]:
         """Queryable tables of this archive (those with a schema)."""
         return [name for name in TABLES if name in self._tables]
+
+    def catalogs(self) -> dict[str, Catalog]:
+        """The catalogues served, by case-folded name: built-in ones, then users' ones."""
+        return dict(self._catalogs)
 
     def has_column(self, table: str, column: str) -> bool:
         """Whether ``table`` stores ``column`` (internal ones too, such as ``_fp``)."""

@@ -32,7 +32,10 @@ __all__ = [
     "Registry",
     "RowLimitExceeded",
     "ServiceFailure",
+    "cone_from",
+    "config_properties",
     "execute",
+    "position_from",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,16 +85,38 @@ Handler = Callable[[MashupRequest, Context], Result]
 
 
 class Registry:
-    """Service name -> handler, matched case-insensitively."""
+    """Service name -> handler, matched case-insensitively.
+
+    Besides fixed names, a registry holds name patterns (:meth:`register_pattern`) for
+    families of services whose names carry an argument, such as ``Mast.Catalogs.NAME.Cone``:
+    a name no fixed entry has is matched against them in order. The handler then reads the
+    argument from ``request.service`` and validates it (an unknown catalogue answers as an
+    unknown service does).
+    """
 
     def __init__(self, handlers: Mapping[str, Handler] | None = None) -> None:
         self._handlers: dict[str, tuple[str, Handler]] = {}
+        self._patterns: list[tuple[re.Pattern[str], Handler]] = []
         for name, handler in (handlers or {}).items():
             self.register(name, handler)
 
     def register(self, name: str, handler: Handler) -> None:
         """Add (or replace) the handler of service ``name``."""
         self._handlers[name.lower()] = (name, handler)
+
+    def register_pattern(self, pattern: re.Pattern[str], handler: Handler) -> None:
+        """Route every service name ``pattern`` matches in full (and no fixed entry has)."""
+        self._patterns.append((pattern, handler))
+
+    def _match(self, service: str) -> tuple[str, Handler] | None:
+        name = service.strip()
+        found = self._handlers.get(name.lower())
+        if found is not None:
+            return found
+        for pattern, handler in self._patterns:
+            if pattern.fullmatch(name):
+                return name, handler
+        return None
 
     def resolve(self, service: str) -> tuple[str, Handler]:
         """The canonical name and handler of ``service``.
@@ -101,7 +126,7 @@ class Registry:
         ServiceFailure
             With MAST's message for an unknown service.
         """
-        found = self._handlers.get(service.strip().lower())
+        found = self._match(service)
         if found is None:
             raise ServiceFailure(f"Mashup: Unable to Find Service Adaptor for service: {service}")
         return found
@@ -110,7 +135,7 @@ class Registry:
         return (name for name, _ in self._handlers.values())
 
     def __contains__(self, service: object) -> bool:
-        return isinstance(service, str) and service.strip().lower() in self._handlers
+        return isinstance(service, str) and self._match(service) is not None
 
 
 def execute(handler: Handler, request: MashupRequest, context: Context) -> Result:
@@ -165,11 +190,19 @@ def name_lookup(request: MashupRequest, context: Context) -> DocumentResult:
 
 
 def columns_config(archive: Any, config_id: str) -> dict[str, Any]:
-    """The columnsconfig payload of ``config_id``; ``{}`` for an id without one."""
+    """The columnsconfig payload of ``config_id``; ``{}`` for an id without one.
+
+    CAOM configs come from :mod:`mastkit.server.schema`; catalogue configs
+    (``Mast.Catalogs.Tess.Cone``, ``Mast.Catalogs.NAME.Cone``, ...) from the archive's
+    catalogues (:func:`mastkit.server.catalog_services.catalog_config`).
+    """
+    from mastkit.server.catalog_services import catalog_config
+
     try:
         return schema.columns_config(config_id)
     except BadInputError:
-        return {}
+        pass
+    return catalog_config(archive, config_id) or {}
 
 
 # ------------------------------------------------------------------------------------------
@@ -197,18 +230,23 @@ def _number(service: str, name: str, value: Any, default: float | None = None) -
     return number
 
 
-def _cone(service: str, ra: Any, dec: Any, radius: Any) -> sql.Cone:
+def cone_from(service: str, ra: Any, dec: Any, radius: Any, default: float = 0.2) -> sql.Cone:
+    """A cone from request values (numbers or numeric strings), or a MAST-style failure.
+
+    ``radius`` defaults to ``default`` degrees.
+    """
     try:
         return sql.Cone(
             _number(service, "ra", ra),
             _number(service, "dec", dec),
-            _number(service, "radius", radius, 0.2),
+            _number(service, "radius", radius, default),
         )
     except BadInputError as exc:
         raise ServiceFailure(f"{service}: {exc}") from None
 
 
-def _position(service: str, params: Mapping[str, Any]) -> sql.Cone:
+def position_from(service: str, params: Mapping[str, Any], default: float = 0.2) -> sql.Cone:
+    """The cone of a ``position`` parameter (``"ra, dec[, radius]"``, degrees)."""
     text = params.get("position")
     if not isinstance(text, str) or not text.strip():
         raise ServiceFailure(
@@ -219,7 +257,7 @@ def _position(service: str, params: Mapping[str, Any]) -> sql.Cone:
         raise ServiceFailure(
             f'{service}: position must be "ra, dec, radius" in degrees, not {text!r}.'
         )
-    return _cone(service, parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+    return cone_from(service, parts[0], parts[1], parts[2] if len(parts) == 3 else None, default)
 
 
 def _caom_fields(table: pa.Table) -> tuple[Field, ...]:
@@ -264,7 +302,7 @@ def _select(
 def caom_cone(request: MashupRequest, context: Context) -> TableResult:
     """``Mast.Caom.Cone``: ``ra``, ``dec``, ``radius`` (deg, default 0.2); adds ``distance``."""
     params = request.params
-    cone = _cone(request.service, params.get("ra"), params.get("dec"), params.get("radius"))
+    cone = cone_from(request.service, params.get("ra"), params.get("dec"), params.get("radius"))
     return _select(request, context, cone=cone)
 
 
@@ -286,7 +324,7 @@ def caom_filtered_position(request: MashupRequest, context: Context) -> TableRes
     return _select(
         request,
         context,
-        cone=_position(request.service, params),
+        cone=position_from(request.service, params),
         columns=params.get("columns", "*"),
         filters=params.get("filters"),
     )
@@ -336,7 +374,7 @@ def caom_products(request: MashupRequest, context: Context) -> TableResult:
     return TableResult(table, _caom_fields(table))
 
 
-def _config_properties(config: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def config_properties(config: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Columns-config entries as extjs column properties (``vot.*`` kept, others ``cc.``)."""
     return {
         name: {(k if k.startswith("vot.") else f"cc.{k}"): v for k, v in entry.items()}
@@ -358,7 +396,7 @@ def _histogram(archive: Any, column: str) -> dict[str, Any]:
 def caom_all(request: MashupRequest, context: Context) -> TableResult:
     """``Mast.Caom.All``: no rows, every column, with ``histObj`` facets (``list_missions``)."""
     empty = sql.select(context.archive, "observations", "*", limit=0).table
-    properties = _config_properties(schema.columns_config("Mast.Caom.Filtered"))
+    properties = config_properties(schema.columns_config("Mast.Caom.Filtered"))
     for column in _FACETS:
         properties.setdefault(column, {})["histObj"] = _histogram(context.archive, column)
     return TableResult(empty, _caom_fields(empty), column_properties=properties)
@@ -374,8 +412,15 @@ def missions_list(request: MashupRequest, context: Context) -> TableResult:
 
 
 def default_registry() -> Registry:
-    """Every service the local server answers."""
-    return Registry(
+    """Every service the local server answers.
+
+    Catalogue services (:mod:`mastkit.server.catalog_services`) and crossmatches
+    (:mod:`mastkit.server.crossmatch`) are name patterns, so catalogues users add are served
+    under their own names.
+    """
+    from mastkit.server import catalog_services, crossmatch
+
+    registry = Registry(
         {
             "Mast.Name.Lookup": name_lookup,
             "Mast.Caom.Cone": caom_cone,
@@ -386,3 +431,8 @@ def default_registry() -> Registry:
             "Mast.Missions.List": missions_list,
         }
     )
+    registry.register_pattern(catalog_services.CONE, catalog_services.catalog_cone)
+    registry.register_pattern(catalog_services.FILTERED, catalog_services.catalog_filtered)
+    registry.register_pattern(catalog_services.ALL, catalog_services.catalog_all)
+    registry.register_pattern(crossmatch.CROSSMATCH, crossmatch.crossmatch)
+    return registry

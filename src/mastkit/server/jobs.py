@@ -288,6 +288,27 @@ class JobManager(Generic[T]):
             if job.done and job is not spare:
                 self._drop(key)
 
+    def expire(self) -> int:
+        """Drop the jobs nobody has asked for within ``expiry`` now, and return how many are left.
+
+        Expiry otherwise happens as requests arrive; this lets an idle server be measured.
+        """
+        with self._lock:
+            self._expire(self._clock())
+            return len(self._jobs)
+
+    def discard(self, key: Hashable) -> bool:
+        """Forget the job ``key`` if there is one (a running job finishes unobserved).
+
+        Requests already waiting on it still get its outcome; the next request with the key
+        starts the work over. Returns whether a job was forgotten.
+        """
+        with self._lock:
+            if key not in self._jobs:
+                return False
+            self._drop(key)
+            return True
+
     # ------------------------------------------------------------------ lifecycle
 
     def clear(self) -> None:

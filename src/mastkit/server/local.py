@@ -11,6 +11,15 @@ The archive is built on first use (under ``MASTKIT_CACHE_DIR``, else the platfor
 directory) and reused afterwards. The server is uvicorn on a background thread, bound to a free
 loopback port chosen by the kernel (the socket is bound before uvicorn starts, so there is no
 race for the port).
+
+Idle keep-alive connections are held for :data:`KEEP_ALIVE_SECONDS`, longer than clients keep
+theirs (httpx: 5 s). When both sides use the same idle limit, the server can close a connection
+just as the client sends a request on it, and the client sees a ``ReadError`` or "server
+disconnected" for a request the server never read; a server that outlasts its clients leaves
+the closing to them, which is race-free.
+
+Without explicit settings, :class:`LocalArchive` injects the faults named in
+``MASTKIT_SERVER_FAULTS`` (see :mod:`mastkit.server.fault_injection`).
 """
 
 from __future__ import annotations
@@ -24,11 +33,14 @@ from types import TracebackType
 from typing import Any
 
 from mastkit.server.app import ServerSettings, create_app
+from mastkit.server.fault_injection import FaultPlan
 from mastkit.server.faults import ResettingHTTPProtocol
 
-__all__ = ["BackgroundServer", "LocalArchive", "open_archive"]
+__all__ = ["KEEP_ALIVE_SECONDS", "BackgroundServer", "LocalArchive", "open_archive"]
 
 _START_TIMEOUT = 60.0
+#: Seconds an idle keep-alive connection is held open (see the module documentation).
+KEEP_ALIVE_SECONDS = 30
 
 
 def open_archive(
@@ -62,12 +74,22 @@ class BackgroundServer:
         Interface to bind; loopback unless told otherwise.
     port : int
         Port; 0 lets the kernel choose a free one.
+    keep_alive : float
+        Seconds an idle connection is kept open (longer than clients keep theirs).
     """
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_alive: int = KEEP_ALIVE_SECONDS,
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.keep_alive = keep_alive
         self.url = ""
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -91,6 +113,7 @@ class BackgroundServer:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            timeout_keep_alive=self.keep_alive,
         )
         self._server = uvicorn.Server(config)
         self._error = None
@@ -144,7 +167,8 @@ class LocalArchive:
         Seed of the synthetic archive. None reuses whatever archive exists (a new one gets
         seed 0); a value rebuilds an archive built with another seed.
     settings : ServerSettings, optional
-        Server settings (limits, timeouts).
+        Server settings (limits, timeouts, faults); by default the defaults, with the faults of
+        ``MASTKIT_SERVER_FAULTS`` if set.
     archive : Archive, optional
         An archive already open (``path``, ``observations`` and ``seed`` are then unused, and
         the archive is left open on exit).
@@ -169,7 +193,7 @@ class LocalArchive:
         self.path = path
         self.observations = observations
         self.seed = seed
-        self.settings = settings or ServerSettings()
+        self.settings = settings or ServerSettings(faults=FaultPlan.from_env())
         self.archive = archive
         self._owns_archive = archive is None
         self.app: Any = None

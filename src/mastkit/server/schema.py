@@ -29,6 +29,7 @@ __all__ = [
     "TableSchema",
     "columns_config",
     "get_schema",
+    "schema_config",
 ]
 
 MastType = Literal["string", "int", "float", "boolean"]
@@ -60,6 +61,9 @@ class Column:
     vot : str or None
         VOTable datatype when it is not the one implied by the types (MAST says ``float``
         for ``srcDen`` and ``distance``).
+    extra : tuple of (str, object) pairs
+        Further columns-config properties, as MAST's own config has them (``intAsString``,
+        ``prefilterOrder``, ``visible``, ...).
     """
 
     name: str
@@ -72,6 +76,7 @@ class Column:
     separator: str | None = None
     example: str | None = None
     vot: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
 
     @property
     def vot_datatype(self) -> str:
@@ -355,7 +360,6 @@ _CONFIGS: dict[str, tuple[TableSchema, bool]] = {
     "mast.caom.filtered": (OBSERVATIONS, False),
     "mast.caom.filtered.position": (OBSERVATIONS, True),
     "mast.caom.products": (PRODUCTS, False),
-    "mast.catalogs.hipparcos.cone": (HIPPARCOS, True),
 }
 
 
@@ -398,7 +402,28 @@ def _entry(col: Column, order: int) -> dict[str, Any]:
         entry["sort"] = "DESC"
     if col.duckdb_type == "BIGINT" and col.mast_type == "string":
         entry["intAsString"] = True  # long ids: declared string, sent as numbers
+    entry.update(col.extra)
     return entry
+
+
+def schema_config(
+    schema: TableSchema, separation: Column | None = None
+) -> dict[str, dict[str, Any]]:
+    """The columns config of any table schema, with a trailing separation column if given.
+
+    Parameters
+    ----------
+    schema : TableSchema
+    separation : Column, optional
+        The column a cone appends (``distance``, ``dstArcSec``).
+
+    Returns
+    -------
+    dict
+        Column name -> properties, in column order (see :func:`columns_config`).
+    """
+    cols = list(schema.columns) + ([separation] if separation is not None else [])
+    return {col.name: _entry(col, i) for i, col in enumerate(cols)}
 
 
 def columns_config(service: str) -> dict[str, dict[str, Any]]:
@@ -407,8 +432,10 @@ def columns_config(service: str) -> dict[str, dict[str, Any]]:
     Parameters
     ----------
     service : str
-        ``Mast.Caom.Cone``, ``Mast.Caom.Filtered``, ``Mast.Caom.Filtered.Position``,
-        ``Mast.Caom.Products`` or ``Mast.Catalogs.Hipparcos.Cone`` (case-insensitive).
+        ``Mast.Caom.Cone``, ``Mast.Caom.Filtered``, ``Mast.Caom.Filtered.Position`` or
+        ``Mast.Caom.Products`` (case-insensitive). Catalogue configs
+        (``Mast.Catalogs.Tess.Cone``, ``Mast.Catalogs.NAME.Cone``) depend on the archive's
+        catalogues: see :mod:`mastkit.server.catalogs`.
 
     Returns
     -------
@@ -426,5 +453,4 @@ def columns_config(service: str) -> dict[str, dict[str, Any]]:
         schema, with_distance = _CONFIGS[service.strip().lower()]
     except KeyError:
         raise BadInputError(f"No columns config for service {service!r}") from None
-    cols = list(schema.columns) + ([DISTANCE] if with_distance else [])
-    return {col.name: _entry(col, i) for i, col in enumerate(cols)}
+    return schema_config(schema, DISTANCE if with_distance else None)

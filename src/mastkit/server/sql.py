@@ -55,6 +55,7 @@ __all__ = [
     "compile_columns",
     "compile_filters",
     "find_product",
+    "is_count",
     "products_for",
     "select",
 ]
@@ -103,7 +104,9 @@ _ALL = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)?\*$")
 _QUALIFIED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.(.+)$")
 
 
-def compile_columns(schema: TableSchema, columns: str, *, distance: bool = False) -> Projection:
+def compile_columns(
+    schema: TableSchema, columns: str, *, distance: bool = False, sep_column: str = DISTANCE.name
+) -> Projection:
     """Validate a MAST ``columns`` parameter.
 
     Parameters
@@ -113,7 +116,9 @@ def compile_columns(schema: TableSchema, columns: str, *, distance: bool = False
         ``"*"``, ``"c.*"``, ``"COUNT_BIG(*)"`` or a comma-separated list (``"obsid, s_ra"``;
         case-insensitive, an alias prefix such as ``c.obsid`` is allowed).
     distance : bool
-        Whether ``distance`` may be named (cone queries).
+        Whether the separation column may be named (cone queries).
+    sep_column : str
+        Its name: ``distance`` (CAOM) or ``dstArcSec`` (catalogues).
 
     Returns
     -------
@@ -135,24 +140,31 @@ def compile_columns(schema: TableSchema, columns: str, *, distance: bool = False
             continue
         qualified = _QUALIFIED.match(item)
         name = qualified.group(1) if qualified else item
-        if distance and name.lower() == DISTANCE.name:
-            names.append(DISTANCE.name)
+        if distance and name.lower() == sep_column.lower():
+            names.append(sep_column)
         else:
             names.append(schema.column(name).name)
     return Projection(tuple(dict.fromkeys(names)))
 
 
+def is_count(columns: str) -> bool:
+    """Whether a ``columns`` parameter asks for a count (``COUNT_BIG(*)``)."""
+    return bool(_COUNT.match(columns or ""))
+
+
 _ORDER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(ASC|DESC)?\s*$", re.IGNORECASE)
 
 
-def _parse_order(schema: TableSchema, item: str, distance: bool) -> tuple[str, str]:
+def _parse_order(
+    schema: TableSchema, item: str, distance: bool, sep_column: str = DISTANCE.name
+) -> tuple[str, str]:
     """``"col [ASC|DESC]"`` as (canonical name, direction)."""
     m = _ORDER.match(item)
     if not m:
         raise BadInputError(f"Cannot order by {item!r}")
     name, direction = m.group(1), (m.group(2) or "ASC").upper()
-    if distance and name.lower() == DISTANCE.name:
-        return DISTANCE.name, direction
+    if distance and name.lower() == sep_column.lower():
+        return sep_column, direction
     return schema.column(name).name, direction
 
 
@@ -211,7 +223,7 @@ def _cone_sql(archive: Archive, schema: TableSchema, cone: Cone) -> tuple[str, l
 
 
 def _in_cone(archive: Archive, schema: TableSchema, cone: Cone, cols: list[str], where: str,
-             params: list[Any]) -> pa.Table:
+             params: list[Any], sep_column: str = DISTANCE.name) -> pa.Table:
     """Rows whose footprint reaches the cone, in canonical order: ``cols``, ``_row``, ``distance``.
 
     ``distance`` is in arcsec. A table that stores its footprints' numbers (``_fp``, see
@@ -248,20 +260,21 @@ def _in_cone(archive: Archive, schema: TableSchema, cone: Cone, cols: list[str],
     order = np.argsort(found.column("_row").to_numpy()[rows], kind="stable")
     rows, dist = rows[order], dist[order]
     found = found.select([*cols, "_row"]).take(pa.array(rows))
-    return found.append_column(DISTANCE.name, pa.array(dist * 3600.0))
+    return found.append_column(sep_column, pa.array(dist * 3600.0))
 
 
-def _sort(table: pa.Table, schema: TableSchema, order_by: Sequence[str] | None) -> pa.Table:
+def _sort(table: pa.Table, schema: TableSchema, order_by: Sequence[str] | None,
+          sep_column: str = DISTANCE.name) -> pa.Table:
     keys = []
     for item in order_by or ():
-        name, direction = _parse_order(schema, item, True)
+        name, direction = _parse_order(schema, item, True, sep_column)
         keys.append((name, "descending" if direction == "DESC" else "ascending"))
     return table.sort_by([*keys, ("_row", "ascending")])
 
 
 def select(
     archive: Archive,
-    table: str,
+    table: str | TableSchema,
     columns: str = "*",
     filters: Sequence[Mapping[str, Any]] | None = None,
     cone: Cone | None = None,
@@ -272,14 +285,16 @@ def select(
     page: int | None = None,
     pagesize: int | None = None,
     count: bool = False,
+    sep_column: str = DISTANCE.name,
 ) -> QueryResult:
     """Run a MAST-style query on an archive table.
 
     Parameters
     ----------
     archive : Archive
-    table : str
-        ``observations``, ``products`` or ``hipparcos``.
+    table : str or TableSchema
+        ``observations``, ``products`` or ``hipparcos``; or the schema of any archive table
+        (a catalogue: :mod:`mastkit.server.catalogs`), whose ``name`` is its SQL name.
     columns : str
         MAST ``columns`` (see :func:`compile_columns`); ``COUNT_BIG(*)`` counts.
     filters : list of dict, optional
@@ -294,30 +309,35 @@ def select(
         Window of the result; or ``page`` (1-based) with ``pagesize``.
     count : bool
         Count instead of fetching rows.
+    sep_column : str
+        Name of the appended cone distance (``distance``; catalogues say ``dstArcSec``).
 
     Returns
     -------
     QueryResult
         The rows of the window (or the count), and the size of the whole result.
     """
-    schema = get_schema(table)
+    schema = table if isinstance(table, TableSchema) else get_schema(table)
+    table = schema.name
     if cone is not None and schema.ra is None:
         raise BadInputError(f"Table {table!r} has no position for a cone search")
-    projection = compile_columns(schema, columns, distance=cone is not None)
+    projection = compile_columns(schema, columns, distance=cone is not None,
+                                 sep_column=sep_column)
     where, params = compile_filters(schema, filters)
     limit, offset = _window(limit, offset, page, pagesize)
     counting = count or projection.count
-    names = [n for n in projection.names if n != DISTANCE.name]
+    names = [n for n in projection.names if n != sep_column]
     for item in order_by or ():
-        _parse_order(schema, item, cone is not None)  # validate before running anything
+        _parse_order(schema, item, cone is not None, sep_column)  # validate before running
     if cone is not None:
-        found = _in_cone(archive, schema, cone, [] if counting else names, where, params)
+        found = _in_cone(archive, schema, cone, [] if counting else names, where, params,
+                         sep_column)
         if counting:
             return QueryResult(_count_table(found.num_rows), 1)
         if order_by:
-            found = _sort(found, schema, order_by)
+            found = _sort(found, schema, order_by, sep_column)
         stop = None if limit is None else offset + limit
-        wanted = [*names, DISTANCE.name]
+        wanted = [*names, sep_column]
         return QueryResult(found.slice(offset, None if stop is None else limit).select(wanted),
                            found.num_rows)
     if counting:

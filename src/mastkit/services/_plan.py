@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mastkit.client import AsyncClient, Client
 
 __all__ = [
+    "DEFAULT_ROW_LIMIT",
     "ColumnsConfig",
     "Gather",
     "Invoke",
@@ -57,10 +58,18 @@ class Invoke:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A query auto-paged into one :class:`~mastkit.tables.ResultTable`."""
+    """A query auto-paged into one :class:`~mastkit.tables.ResultTable`.
+
+    With ``page`` (and ``pagesize``), only that page is fetched: its table's ``paging`` says how
+    many rows the whole result has (used for user-requested row limits).
+    """
 
     service: str
     params: Mapping[str, Any]
+    page: int | None = None
+    pagesize: int | None = None
+    #: An uploaded table (the request's top-level ``data``: crossmatch services).
+    data: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +90,10 @@ class Gather:
 Operation = Invoke | Query | ColumnsConfig | Gather
 Plan = Generator[Operation, Any, T]
 
+#: The largest result MAST returns in one query (mast-protocol.md 6): a session assumes this
+#: until a refusal teaches it less.
+DEFAULT_ROW_LIMIT = 500_000
+
 
 @dataclass(eq=False)
 class Session:
@@ -93,6 +106,23 @@ class Session:
     concurrency: int = 4
     names: dict[tuple[str, ...], Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Rows the server is believed to return in one query; lowered when it refuses less.
+    row_limit: int = DEFAULT_ROW_LIMIT
+    #: Obsids per product-list request once the server refused a larger batch (None: as asked).
+    product_batch: int | None = None
+
+    def learn_row_limit(self, rows: int) -> int:
+        """Lower :attr:`row_limit` to ``rows`` (never below 1) and return the new value."""
+        with self.lock:
+            self.row_limit = max(1, min(self.row_limit, int(rows)))
+            return self.row_limit
+
+    def learn_product_batch(self, size: int) -> int:
+        """Lower :attr:`product_batch` to ``size`` (never below 1) and return it."""
+        with self.lock:
+            current = self.product_batch if self.product_batch is not None else size
+            self.product_batch = max(1, min(current, int(size)))
+            return self.product_batch
 
 
 _SESSIONS: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
@@ -109,6 +139,12 @@ def session_for(client: Client | AsyncClient) -> Session:
         return session
 
 
+def _paging(op: Query) -> dict[str, Any]:
+    """The page options of a query (and its upload), only those given."""
+    given = (("page", op.page), ("pagesize", op.pagesize), ("data", op.data))
+    return {k: v for k, v in given if v is not None}
+
+
 def run_sync(client: Client, plan: Plan[T]) -> T:
     """Run ``plan`` to completion on a synchronous client and return its result."""
     result: Any = None
@@ -121,7 +157,7 @@ def run_sync(client: Client, plan: Plan[T]) -> T:
         result, error = None, None
         try:
             if isinstance(op, Query):
-                result = client.query(op.service, op.params)
+                result = client.query(op.service, op.params, **_paging(op))
             elif isinstance(op, Invoke):
                 result = client.invoke(op.service, op.params, format=op.format)
             elif isinstance(op, ColumnsConfig):
@@ -159,7 +195,7 @@ async def run_async(client: AsyncClient, plan: Plan[T]) -> T:
         result, error = None, None
         try:
             if isinstance(op, Query):
-                result = await client.query(op.service, op.params)
+                result = await client.query(op.service, op.params, **_paging(op))
             elif isinstance(op, Invoke):
                 result = await client.invoke(op.service, op.params, format=op.format)
             elif isinstance(op, ColumnsConfig):

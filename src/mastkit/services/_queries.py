@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mastkit.errors import BadInputError, DecodeError, ServiceError
+from mastkit.errors import BadInputError, DecodeError, MastError, ServiceError
 from mastkit.protocol.filters import COUNT, Filter, filters_to_json, position_string
 from mastkit.protocol.services import (
     CAOM_ALL,
@@ -27,6 +27,17 @@ from mastkit.protocol.services import (
     MISSIONS_LIST,
 )
 from mastkit.services._plan import ColumnsConfig, Gather, Invoke, Operation, Plan, Query, Session
+from mastkit.services._split import (
+    Source,
+    cone_axes,
+    count_rows,
+    count_value,
+    criteria_axes,
+    fetch_rows,
+    learn_limit,
+    refusal,
+    split_rows,
+)
 from mastkit.services.coords import parse_coordinates, parse_radius
 from mastkit.services.criteria import Criteria, compile_criteria, fields_from_config
 from mastkit.services.resolver import Resolution, resolve_plan
@@ -34,6 +45,7 @@ from mastkit.tables import ResultTable, column_metadata, extjs_column_properties
 
 __all__ = [
     "columns_plan",
+    "columns_table",
     "count_criteria_plan",
     "count_object_plan",
     "count_region_plan",
@@ -90,15 +102,7 @@ def finish(
 
 
 def _count_value(table: ResultTable, service: str) -> int:
-    if len(table) != 1 or not table.columns:
-        raise DecodeError(f"{service}: a count reply must hold one value, got {table.shape}.",
-                          service=service)
-    value = table[table.columns[0]][0].as_py()
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise DecodeError(f"{service}: the count {value!r} is not a number.",
-                          service=service) from None
+    return count_value(table, service)
 
 
 def _params(columns: str, filters: Sequence[Filter], position: str | None) -> dict[str, Any]:
@@ -108,34 +112,87 @@ def _params(columns: str, filters: Sequence[Filter], position: str | None) -> di
     return params
 
 
+def _source(
+    service: str, filters: Sequence[Filter], position: str | None, columns: str = "*"
+) -> Source:
+    """The query as :mod:`mastkit.services._split` cuts parts from it (sky tiles for a cone)."""
+    if position is None:
+        return Source(service, tuple(filters), None, columns, axes=criteria_axes())
+    ra, dec, radius = (float(x) for x in position.split(","))
+    return Source(service, tuple(filters), position, columns, axes=cone_axes(ra, dec, radius))
+
+
+def _rows(
+    session: Session, source: Source, *, first: Query | None = None, limit: int | None = None
+) -> Plan[ResultTable]:
+    """Every row (split when the server refuses the size), or the first ``limit`` rows.
+
+    Queries without a position are counted first (they are the ones that grow large); the
+    others are tried whole and split only when refused.
+    """
+    if limit is None:
+        return (yield from fetch_rows(session, source, first=first,
+                                      precount=source.position is None))
+    whole = first or Query(source.service, source.params())
+    try:
+        page: ResultTable = yield Query(whole.service, whole.params, page=1, pagesize=limit)
+    except MastError as exc:
+        refused, stated = refusal(exc)
+        if not refused:
+            raise
+        total = yield from count_rows(source)
+        if total <= 1:
+            raise
+        learn_limit(session, total, stated)
+        table = yield from split_rows(session, source, total, whole)
+        return _first_rows(table, limit, total)
+    total = page.paging.rows_filtered if page.paging is not None else len(page)
+    return _first_rows(page, limit, max(total, len(page)))
+
+
+def _first_rows(table: ResultTable, limit: int, matched: int) -> ResultTable:
+    """The first ``limit`` rows, marked truncated when ``matched`` is more."""
+    head = table.arrow.slice(0, limit) if len(table) > limit else table.arrow
+    return ResultTable(
+        head, service=table.service, params=table.params, paging=table.paging,
+        pages=table.pages, truncated=matched > len(head),
+        metadata={**table.metadata, "rows_matched": matched},
+    )
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise BadInputError(f"limit must be a positive number of rows, not {limit!r}.")
+
+
 def _select(
     session: Session,
     service: str,
     position: str | None,
     criteria: Criteria,
     config: Mapping[str, Mapping[str, Any]],
+    *,
+    limit: int | None = None,
 ) -> Plan[ResultTable]:
     """Rows matching the filters, minus those matching any negation (by obsid)."""
-    main = Query(service, _params("*", criteria.filters, position))
+    main = _source(service, criteria.filters, position)
     if not criteria.negations:
-        table = yield main
+        table = yield from _rows(session, main, limit=limit)
         return finish(table, config, distance=position is not None)
     logger.debug("%s: %d negated criteria, applied by removing the rows that match them",
                  service, len(criteria.negations))
-    excluded_queries = [
-        Query(service, _params("obsid", [*criteria.filters, negation], position))
-        for negation in criteria.negations
-    ]
+    excluded = [_source(service, [*criteria.filters, negation], position, "obsid")
+                for negation in criteria.negations]
     results: list[ResultTable] = yield Gather(
-        tuple(_one(q) for q in (main, *excluded_queries)), limit=session.concurrency
+        tuple(_rows(session, s) for s in (main, *excluded)), limit=session.concurrency
     )
-    table, excluded = results[0], results[1:]
+    table, removed = results[0], results[1:]
     before = len(table)
-    table = _without(table, excluded)
-    return finish(
-        table, config, distance=position is not None,
-        metadata={"excluded_rows": before - len(table)},
-    )
+    table = _without(table, removed)
+    extra = {"excluded_rows": before - len(table)}
+    if limit is not None:
+        table = _first_rows(table, limit, len(table))
+    return finish(table, config, distance=position is not None, metadata=extra)
 
 
 def _obsid_set(tables: Sequence[ResultTable]) -> pa.Array:
@@ -180,12 +237,11 @@ def _count(
         )
         return sum((-1) ** len(s) * _count_value(t, service)
                    for s, t in zip(subsets, tables, strict=True))
-    ops = [Query(service, _params(COUNT, criteria.filters, position))] + [
-        Query(service, _params("obsid", [*criteria.filters, negation], position))
+    plans = [_one(Query(service, _params(COUNT, criteria.filters, position)))] + [
+        _rows(session, _source(service, [*criteria.filters, negation], position, "obsid"))
         for negation in criteria.negations
     ]
-    results: list[ResultTable] = yield Gather(tuple(_one(op) for op in ops),
-                                              limit=session.concurrency)
+    results: list[ResultTable] = yield Gather(tuple(plans), limit=session.concurrency)
     return _count_value(results[0], service) - len(_obsid_set(results[1:]))
 
 
@@ -201,17 +257,26 @@ def region_plan(
     criteria: Mapping[str, Any],
     *,
     resolution: Resolution | None = None,
+    limit: int | None = None,
 ) -> Plan[ResultTable]:
-    """Observations within ``radius`` of ``coordinates`` (Cone, or Filtered.Position)."""
+    """Observations within ``radius`` of ``coordinates`` (Cone, or Filtered.Position).
+
+    A cone the server refuses as too large is split into sky tiles (Filtered.Position parts);
+    ``limit`` keeps the first rows only (the table says when it is truncated).
+    """
+    _check_limit(limit)
     ra, dec, r = _position(coordinates, radius)
     config = yield ColumnsConfig(OBSERVATIONS_CONFIG)
     extra = {"resolved": resolution.as_dict()} if resolution is not None else {}
+    position = position_string(ra, dec, r)
     if not criteria:
-        table = yield Query(CAOM_CONE, {"ra": ra, "dec": dec, "radius": r})
+        cone = Query(CAOM_CONE, {"ra": ra, "dec": dec, "radius": r})
+        source = _source(CAOM_FILTERED_POSITION, (), position)
+        table = yield from _rows(session, source, first=cone, limit=limit)
         return finish(table, config, distance=True, metadata=extra)
     compiled = compile_criteria(criteria, config, service=CAOM_FILTERED_POSITION)
-    table = yield from _select(session, CAOM_FILTERED_POSITION, position_string(ra, dec, r),
-                               compiled, config)
+    table = yield from _select(session, CAOM_FILTERED_POSITION, position, compiled, config,
+                               limit=limit)
     return finish(table, config, distance=True, metadata=extra)
 
 
@@ -229,13 +294,15 @@ def count_region_plan(
 
 
 def object_plan(
-    session: Session, name: str, radius: Any, criteria: Mapping[str, Any]
+    session: Session, name: str, radius: Any, criteria: Mapping[str, Any], *,
+    limit: int | None = None,
 ) -> Plan[ResultTable]:
     """Resolve ``name``, then :func:`region_plan` around it."""
     parse_radius(radius)  # fail on a bad radius before resolving anything
+    _check_limit(limit)
     resolution = yield from resolve_plan(session, name)
     return (yield from region_plan(session, resolution.coords, radius, criteria,
-                                   resolution=resolution))
+                                   resolution=resolution, limit=limit))
 
 
 def count_object_plan(
@@ -261,13 +328,18 @@ def criteria_plan(
     coordinates: Any = None,
     objectname: str | None = None,
     radius: Any = None,
+    limit: int | None = None,
 ) -> Plan[ResultTable]:
-    """Observations matching criteria (``Mast.Caom.Filtered``, or a position form)."""
+    """Observations matching criteria (``Mast.Caom.Filtered``, or a position form).
+
+    Counted first; a result over the server's limit is fetched in parts and merged.
+    """
     _criteria_target(coordinates, objectname)
+    _check_limit(limit)
     if objectname is not None:
-        return (yield from object_plan(session, objectname, radius, criteria))
+        return (yield from object_plan(session, objectname, radius, criteria, limit=limit))
     if coordinates is not None:
-        return (yield from region_plan(session, coordinates, radius, criteria))
+        return (yield from region_plan(session, coordinates, radius, criteria, limit=limit))
     if radius is not None:
         raise BadInputError("radius needs coordinates or objectname.")
     config = yield ColumnsConfig(OBSERVATIONS_CONFIG)
@@ -278,7 +350,7 @@ def criteria_plan(
             "only exclude, and alone would fetch the whole archive); add one, or use "
             "query_region/query_object."
         )
-    return (yield from _select(session, CAOM_FILTERED, None, compiled, config))
+    return (yield from _select(session, CAOM_FILTERED, None, compiled, config, limit=limit))
 
 
 def count_criteria_plan(
@@ -313,6 +385,14 @@ def columns_plan(which: str = "observations") -> Plan[ResultTable]:
     if config_id is None:
         raise BadInputError(f"columns() describes 'observations' or 'products', not {which!r}.")
     config = yield ColumnsConfig(config_id)
+    return columns_table(config_id, config)
+
+
+def columns_table(config_id: str, config: Mapping[str, Mapping[str, Any]]) -> ResultTable:
+    """A columns config as a table: name, type, unit, description, example (one row each).
+
+    Entries MAST marks removed, portal-only (``add``) and ``_``-prefixed ones are left out.
+    """
     rows = []
     for name, props in config.items():
         if not isinstance(props, Mapping) or props.get("remove") is True:

@@ -13,9 +13,19 @@ import warnings
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from mastkit.errors import NoResultsWarning
+from mastkit.errors import BadInputError, NoResultsWarning, TruncatedResultWarning
 from mastkit.services import _queries as q
-from mastkit.services._plan import Plan, run_async, run_sync, session_for
+from mastkit.services._batch import (
+    BatchErrors,
+    Method,
+    Progress,
+    Target,
+    check_plan,
+    targets_from,
+    targets_plan,
+)
+from mastkit.services._names import prefetch_async, prefetch_sync
+from mastkit.services._plan import Plan, Session, run_async, run_sync, session_for
 from mastkit.services.product_filters import filter_products
 from mastkit.services.products import DEFAULT_BATCH_SIZE, products_plan
 from mastkit.services.resolver import (
@@ -38,14 +48,31 @@ __all__ = ["AsyncObservations", "Observations"]
 
 
 def _checked(table: ResultTable, what: str) -> ResultTable:
-    """Warn (at the caller's line) when a query matched nothing."""
+    """Warn (at the caller's line) when a query matched nothing, or was cut at a limit."""
     if len(table) == 0:
         warnings.warn(
             f"{what} matched nothing; the table is empty (its columns are kept).",
             NoResultsWarning,
             stacklevel=3,
         )
+    if table.truncated:
+        matched = table.metadata.get("rows_matched")
+        of = f" of {matched}" if matched is not None else ""
+        warnings.warn(
+            f"{what} returned the first {len(table)}{of} matching rows, as limit= asked; "
+            "table.truncated is True.",
+            TruncatedResultWarning,
+            stacklevel=3,
+        )
     return table
+
+
+def _configure(session: Session, row_limit: int | None) -> None:
+    if row_limit is None:
+        return
+    if isinstance(row_limit, bool) or not isinstance(row_limit, int) or row_limit < 1:
+        raise BadInputError(f"row_limit must be a positive number of rows, not {row_limit!r}.")
+    session.row_limit = row_limit
 
 
 class Observations:
@@ -56,6 +83,11 @@ class Observations:
     client : Client, optional
         The client to use. Without one, a ``Client()`` with default settings (the real MAST,
         or ``MASTKIT_SERVER``) is created and closed with this object.
+    row_limit : int, optional
+        The most rows the server returns for one query (MAST: about 500,000, the default).
+        Larger results are fetched in parts that fit and merged (see Notes); the limit is
+        shared by everything using the same client, and lowered by itself when the server
+        refuses less.
 
     Notes
     -----
@@ -64,6 +96,16 @@ class Observations:
     (``"!value"`` or :class:`~mastkit.services.Not`), and dates (MJD, ISO strings, datetime or
     astropy Time) on ``t_min``, ``t_max`` and ``t_obs_release``. They are checked against the
     column metadata before anything is sent; see :mod:`mastkit.services.criteria`.
+
+    MAST refuses a result of more than about 500,000 rows (it resets the connection). Queries
+    by criteria alone are counted first; cones are tried whole. A result over the limit is
+    split into parts that fit (sky tiles for a cone, sky slices for criteria, then obsid
+    ranges), fetched ``concurrency`` at a time and merged in MAST's order, so the table is the
+    one an unlimited server would return; ``table.metadata["split"]`` tells how many parts
+    it took. A result that cannot be split raises
+    :class:`~mastkit.errors.ResultTooLargeError`; one that comes back short raises
+    :class:`~mastkit.errors.DecodeError`. Nothing is cut silently: ``limit=`` is the only way
+    to get fewer rows than match, with a :class:`~mastkit.errors.TruncatedResultWarning`.
 
     Examples
     --------
@@ -80,7 +122,7 @@ class Observations:
       SCIENCE  42 files     3.1 GB
     """
 
-    def __init__(self, client: Client | None = None) -> None:
+    def __init__(self, client: Client | None = None, *, row_limit: int | None = None) -> None:
         if client is None:
             from mastkit.client import Client
 
@@ -91,6 +133,7 @@ class Observations:
         self.client = client
         self.resolver = Resolver(client)
         self._session = session_for(client)
+        _configure(self._session, row_limit)
 
     def __repr__(self) -> str:
         return f"Observations({self.client!r})"
@@ -128,7 +171,9 @@ class Observations:
 
     # -- observations --------------------------------------------------------------------------
 
-    def query_region(self, coordinates: Any, radius: Any = None, **criteria: Any) -> ResultTable:
+    def query_region(
+        self, coordinates: Any, radius: Any = None, *, limit: int | None = None, **criteria: Any
+    ) -> ResultTable:
         """Observations whose footprint comes within ``radius`` of a position.
 
         Parameters
@@ -138,6 +183,10 @@ class Observations:
             (see :func:`~mastkit.services.parse_coordinates`).
         radius : Quantity, float or str, optional
             ``"3 arcmin"``, ``0.1`` (degrees), ``3 * u.arcmin``; default 0.2 degrees.
+        limit : int, optional
+            Return at most this many rows (the first, in MAST's order); when more match,
+            ``table.truncated`` is True and a :class:`~mastkit.errors.TruncatedResultWarning`
+            says so.
         **criteria
             Column criteria; without any, ``Mast.Caom.Cone`` is used, with some
             ``Mast.Caom.Filtered.Position``.
@@ -152,15 +201,21 @@ class Observations:
         ------
         BadInputError, UnknownColumnError
             For bad coordinates, radius or criteria (before anything is sent).
+        ResultTooLargeError
+            When the result is over the server's limit and cannot be split (see Notes of
+            :class:`Observations`).
 
         Examples
         --------
         >>> obs.query_region("210.8 54.35", radius="5 arcmin", calib_level=3)  # doctest: +SKIP
         """
-        table = self._run(q.region_plan(self._session, coordinates, radius, criteria))
+        table = self._run(q.region_plan(self._session, coordinates, radius, criteria,
+                                        limit=limit))
         return _checked(table, "query_region")
 
-    def query_object(self, name: str, radius: Any = None, **criteria: Any) -> ResultTable:
+    def query_object(
+        self, name: str, radius: Any = None, *, limit: int | None = None, **criteria: Any
+    ) -> ResultTable:
         """Observations around a named object (resolved first, then as :meth:`query_region`).
 
         The resolution is kept in ``table.metadata["resolved"]``.
@@ -169,7 +224,7 @@ class Observations:
         --------
         >>> obs.query_object("M101", radius="3 arcmin", obs_collection="HST")  # doctest: +SKIP
         """
-        table = self._run(q.object_plan(self._session, name, radius, criteria))
+        table = self._run(q.object_plan(self._session, name, radius, criteria, limit=limit))
         return _checked(table, "query_object")
 
     def query_criteria(
@@ -178,12 +233,14 @@ class Observations:
         coordinates: Any = None,
         objectname: str | None = None,
         radius: Any = None,
+        limit: int | None = None,
         **criteria: Any,
     ) -> ResultTable:
         """Observations matching column criteria (``Mast.Caom.Filtered``, ``columns "*"``).
 
         At least one criterion must select rows. ``coordinates`` or ``objectname`` (with
-        ``radius``) add a position, as in astroquery.
+        ``radius``) add a position, as in astroquery. ``limit`` is as in :meth:`query_region`.
+        The query is counted first; a result over the server's limit is fetched in parts.
 
         Examples
         --------
@@ -191,8 +248,121 @@ class Observations:
         ...                    t_min=("2023-01-01", "2023-06-30"))             # doctest: +SKIP
         """
         table = self._run(q.criteria_plan(self._session, criteria, coordinates=coordinates,
-                                          objectname=objectname, radius=radius))
+                                          objectname=objectname, radius=radius, limit=limit))
         return _checked(table, "query_criteria")
+
+    # -- many targets --------------------------------------------------------------------------
+
+    def query_region_many(
+        self,
+        coordinates: Any,
+        radius: Any = None,
+        *,
+        errors: BatchErrors = "return",
+        concurrency: int | None = None,
+        progress: Progress | None = None,
+        method: Method = "auto",
+        **criteria: Any,
+    ) -> ResultTable:
+        """Observations around each of many positions, as one table.
+
+        Parameters
+        ----------
+        coordinates : sequence or array SkyCoord
+            Positions in any form :meth:`query_region` takes (strings, pairs, SkyCoords), or
+            one array :class:`~astropy.coordinates.SkyCoord`.
+        radius : Quantity, float or str, optional
+            One radius for every position (default 0.2 degrees).
+        errors : {"return", "raise"}
+            ``"return"`` (default): a target that fails is listed in
+            ``table.metadata["failures"]`` and the others are kept. ``"raise"``: once every
+            target has been tried, the first failure is raised.
+        concurrency : int, optional
+            Queries at once; default the client's ``concurrency`` (4), polite to MAST.
+        progress : callable, optional
+            ``progress(done, total)`` after each target (called from worker threads).
+        method : {"auto", "cones", "crossmatch"}
+            ``"cones"``: one cone query per distinct target. ``"crossmatch"``: the positions
+            uploaded to ``Mast.Caom.Crossmatch`` in chunks, one request per chunk (no
+            criteria; radius up to 1 degree). Both give the same table. ``"auto"`` (default)
+            uses the crossmatch without criteria, for a radius up to 1 degree and 8 or more
+            distinct targets. Names are resolved in batches through MAST's resolver either way.
+        **criteria
+            Column criteria for every query, checked once before anything is sent.
+
+        Returns
+        -------
+        ResultTable
+            ``input_index`` (position in the input list, from 0) and ``input_target`` (the
+            target as given) then the columns of :meth:`query_region`, targets in input order;
+            an observation near two targets appears once per target. A position given twice is
+            queried once. ``metadata["failures"]`` lists failed inputs (``input_index``,
+            ``input_target``, ``error``, ``error_type``); ``metadata["method"]`` says which
+            method ran.
+
+        Examples
+        --------
+        >>> found = obs.query_region_many(["210.8 54.35", (10.68, 41.27)], radius="3 arcmin")
+        ...                                                                   # doctest: +SKIP
+        >>> found.metadata["failures"]                                        # doctest: +SKIP
+        []
+        """
+        targets = targets_from(coordinates, "position")
+        return self._many(targets, radius, errors, concurrency, progress, method, criteria)
+
+    def query_object_many(
+        self,
+        names: Any,
+        radius: Any = None,
+        *,
+        errors: BatchErrors = "return",
+        concurrency: int | None = None,
+        progress: Progress | None = None,
+        method: Method = "auto",
+        **criteria: Any,
+    ) -> ResultTable:
+        """Observations around each of many named objects (each resolved, then queried).
+
+        As :meth:`query_region_many`; a name nobody knows is a failure in
+        ``metadata["failures"]`` (a :class:`~mastkit.errors.ResolverError`), and
+        ``metadata["resolved"]`` maps each resolved name to its resolution.
+
+        Examples
+        --------
+        >>> found = obs.query_object_many(["M101", "M51", "no such thing"])   # doctest: +SKIP
+        >>> [f["input_target"] for f in found.metadata["failures"]]            # doctest: +SKIP
+        ['no such thing']
+        """
+        targets = targets_from(names, "name")
+        return self._many(targets, radius, errors, concurrency, progress, method, criteria)
+
+    def query_targets(
+        self,
+        targets: Any,
+        radius: Any = None,
+        *,
+        errors: BatchErrors = "return",
+        concurrency: int | None = None,
+        progress: Progress | None = None,
+        method: Method = "auto",
+        **criteria: Any,
+    ) -> ResultTable:
+        """Observations around a mix of names and positions: strings are names, anything else
+        (pairs, SkyCoords) coordinates. Otherwise as :meth:`query_region_many`.
+        """
+        return self._many(targets_from(targets, "any"), radius, errors, concurrency, progress,
+                          method, criteria)
+
+    def _many(self, targets: list[Target], radius: Any, errors: BatchErrors,
+              concurrency: int | None, progress: Progress | None, method: Method,
+              criteria: dict[str, Any]) -> ResultTable:
+        self._run(check_plan(radius, criteria, errors, concurrency, method))
+        names = [t.name for t in targets if t.name is not None]
+        known = prefetch_sync(self.client, self._session, names, concurrency) if names else {}
+        table: ResultTable = self._run(targets_plan(
+            self._session, targets, radius, criteria, errors=errors, concurrency=concurrency,
+            progress=progress, method=method, known=known))
+        return table
 
     def query_region_count(self, coordinates: Any, radius: Any = None, **criteria: Any) -> int:
         """How many rows :meth:`query_region` would return (``COUNT_BIG(*)``)."""
@@ -284,7 +454,9 @@ class AsyncObservations:
     ...     products = await obs.products(found, unique=True)
     """
 
-    def __init__(self, client: AsyncClient | None = None) -> None:
+    def __init__(
+        self, client: AsyncClient | None = None, *, row_limit: int | None = None
+    ) -> None:
         if client is None:
             from mastkit.client import AsyncClient
 
@@ -295,6 +467,7 @@ class AsyncObservations:
         self.client = client
         self.resolver = AsyncResolver(client)
         self._session = session_for(client)
+        _configure(self._session, row_limit)
 
     def __repr__(self) -> str:
         return f"AsyncObservations({self.client!r})"
@@ -329,15 +502,19 @@ class AsyncObservations:
         return result
 
     async def query_region(
-        self, coordinates: Any, radius: Any = None, **criteria: Any
+        self, coordinates: Any, radius: Any = None, *, limit: int | None = None, **criteria: Any
     ) -> ResultTable:
         """See :meth:`Observations.query_region`."""
-        table = await self._run(q.region_plan(self._session, coordinates, radius, criteria))
+        table = await self._run(q.region_plan(self._session, coordinates, radius, criteria,
+                                              limit=limit))
         return _checked(table, "query_region")
 
-    async def query_object(self, name: str, radius: Any = None, **criteria: Any) -> ResultTable:
+    async def query_object(
+        self, name: str, radius: Any = None, *, limit: int | None = None, **criteria: Any
+    ) -> ResultTable:
         """See :meth:`Observations.query_object`."""
-        table = await self._run(q.object_plan(self._session, name, radius, criteria))
+        table = await self._run(q.object_plan(self._session, name, radius, criteria,
+                                              limit=limit))
         return _checked(table, "query_object")
 
     async def query_criteria(
@@ -346,12 +523,55 @@ class AsyncObservations:
         coordinates: Any = None,
         objectname: str | None = None,
         radius: Any = None,
+        limit: int | None = None,
         **criteria: Any,
     ) -> ResultTable:
         """See :meth:`Observations.query_criteria`."""
         table = await self._run(q.criteria_plan(self._session, criteria, coordinates=coordinates,
-                                                objectname=objectname, radius=radius))
+                                                objectname=objectname, radius=radius,
+                                                limit=limit))
         return _checked(table, "query_criteria")
+
+    async def query_region_many(
+        self, coordinates: Any, radius: Any = None, *, errors: BatchErrors = "return",
+        concurrency: int | None = None, progress: Progress | None = None,
+        method: Method = "auto", **criteria: Any,
+    ) -> ResultTable:
+        """See :meth:`Observations.query_region_many`."""
+        targets = targets_from(coordinates, "position")
+        return await self._many(targets, radius, errors, concurrency, progress, method,
+                                criteria)
+
+    async def query_object_many(
+        self, names: Any, radius: Any = None, *, errors: BatchErrors = "return",
+        concurrency: int | None = None, progress: Progress | None = None,
+        method: Method = "auto", **criteria: Any,
+    ) -> ResultTable:
+        """See :meth:`Observations.query_object_many`."""
+        targets = targets_from(names, "name")
+        return await self._many(targets, radius, errors, concurrency, progress, method,
+                                criteria)
+
+    async def query_targets(
+        self, targets: Any, radius: Any = None, *, errors: BatchErrors = "return",
+        concurrency: int | None = None, progress: Progress | None = None,
+        method: Method = "auto", **criteria: Any,
+    ) -> ResultTable:
+        """See :meth:`Observations.query_targets`."""
+        return await self._many(targets_from(targets, "any"), radius, errors, concurrency,
+                                progress, method, criteria)
+
+    async def _many(self, targets: list[Target], radius: Any, errors: BatchErrors,
+                    concurrency: int | None, progress: Progress | None, method: Method,
+                    criteria: dict[str, Any]) -> ResultTable:
+        await self._run(check_plan(radius, criteria, errors, concurrency, method))
+        names = [t.name for t in targets if t.name is not None]
+        known = (await prefetch_async(self.client, self._session, names, concurrency)
+                 if names else {})
+        table: ResultTable = await self._run(targets_plan(
+            self._session, targets, radius, criteria, errors=errors, concurrency=concurrency,
+            progress=progress, method=method, known=known))
+        return table
 
     async def query_region_count(
         self, coordinates: Any, radius: Any = None, **criteria: Any

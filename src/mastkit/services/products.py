@@ -1,8 +1,11 @@
 """Listing the data products of observations (``Mast.Caom.Products``).
 
 :func:`products_plan` lists the products of many observations in batches of obsids (500 by
-default) fetched concurrently, optionally without duplicate files (the same ``dataURI`` under
-several observations, common for JWST). Filtering the list is
+default, in increasing obsid order, the server's order of a product list) fetched concurrently,
+optionally without duplicate files (the same ``dataURI`` under several observations, common for
+JWST). A batch the server refuses as too large (MAST resets the connection past about 500,000
+rows) is halved until its halves fit, and later batches on the same client start at the size
+that worked; the merged list is the one a server without a limit would return. Filtering the list is
 :func:`mastkit.services.filter_products`; sizing it up, :func:`mastkit.services.summarize`.
 """
 
@@ -18,10 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mastkit.errors import BadInputError
+from mastkit.errors import BadInputError, MastError, ResultTooLargeError
 from mastkit.protocol.services import CAOM_PRODUCTS
 from mastkit.services._plan import ColumnsConfig, Gather, Plan, Query, Session
 from mastkit.services._queries import PRODUCTS_CONFIG, finish
+from mastkit.services._split import refusal
 from mastkit.tables import ResultTable
 
 __all__ = ["DEFAULT_BATCH_SIZE", "obsids_from", "products_plan", "unique_products"]
@@ -164,9 +168,51 @@ def unique_products(table: ResultTable) -> ResultTable:
     return table[keep]
 
 
-def _batch(ids: Sequence[int]) -> Plan[ResultTable]:
-    table: ResultTable = yield Query(CAOM_PRODUCTS, {"obsid": ",".join(str(i) for i in ids)})
+def _batch(ids: Sequence[int]) -> Plan[ResultTable | None]:
+    """One batch's products, or None when the server refused it as too large."""
+    try:
+        table: ResultTable = yield Query(CAOM_PRODUCTS, {"obsid": ",".join(str(i) for i in ids)})
+    except MastError as exc:
+        refused, _ = refusal(exc)
+        if not refused:
+            raise
+        if len(ids) <= 1:
+            raise ResultTooLargeError(
+                f"{CAOM_PRODUCTS}: the product list of observation {ids[0]} alone is more than "
+                "the server returns at once.",
+                service=CAOM_PRODUCTS,
+            ) from exc
+        return None
     return table
+
+
+def _fetch_batches(session: Session, batches: list[list[int]]) -> Plan[list[ResultTable]]:
+    """Every batch's products in batch order, halving the batches the server refuses."""
+    slots: list[list[int] | ResultTable] = list(batches)
+    while True:
+        todo = [s for s in slots if isinstance(s, list)]
+        if not todo:
+            return [s for s in slots if isinstance(s, ResultTable)]
+        if len(todo) == 1:
+            got: list[ResultTable | None] = [(yield from _batch(todo[0]))]
+        else:
+            got = yield Gather(tuple(_batch(b) for b in todo), limit=session.concurrency)
+        answers = iter(got)
+        refilled: list[list[int] | ResultTable] = []
+        for slot in slots:
+            if isinstance(slot, ResultTable):
+                refilled.append(slot)
+                continue
+            table = next(answers)
+            if table is not None:
+                refilled.append(table)
+                continue
+            half = (len(slot) + 1) // 2
+            session.learn_product_batch(half)
+            logger.info("the server refused the products of %d observations; asking for %d "
+                        "at a time", len(slot), half)
+            refilled.extend([slot[:half], slot[half:]])
+        slots = refilled
 
 
 def products_plan(
@@ -179,21 +225,21 @@ def products_plan(
     """The products of ``observations`` (see :func:`obsids_from`), batched and concurrent."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise BadInputError(f"batch_size must be a positive integer, not {batch_size!r}.")
-    ids = obsids_from(observations)
+    ids = sorted(obsids_from(observations))
     config = yield ColumnsConfig(PRODUCTS_CONFIG)
     params = {"obsid": ",".join(str(i) for i in ids)}
     if not ids:
         empty = ResultTable(pa.table({}), service=CAOM_PRODUCTS, params=params)
         return finish(empty, config, distance=False, metadata={"obsids": 0, "batches": 0})
-    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    size = min(batch_size, session.product_batch or batch_size)
+    batches = [ids[i : i + size] for i in range(0, len(ids), size)]
     logger.debug("listing the products of %d observations in %d batch(es), %d at a time",
                  len(ids), len(batches), session.concurrency)
-    if len(batches) == 1:
-        table = yield from _batch(batches[0])
+    parts = yield from _fetch_batches(session, batches)
+    batches_used = len(parts)
+    if len(parts) == 1:
+        table = parts[0]
     else:
-        parts: list[ResultTable] = yield Gather(
-            tuple(_batch(b) for b in batches), limit=session.concurrency
-        )
         with_columns = [p for p in parts if p.columns] or parts[:1]
         table = ResultTable.concat(with_columns)
         table = ResultTable(table.arrow, service=CAOM_PRODUCTS, params=params,
@@ -203,6 +249,6 @@ def products_plan(
         table = unique_products(table)
     return finish(
         table, config, distance=False,
-        metadata={"obsids": len(ids), "batches": len(batches),
+        metadata={"obsids": len(ids), "batches": batches_used,
                   "duplicates_removed": rows - len(table)},
     )

@@ -159,6 +159,9 @@ def from_astropy(table: AstropyTable) -> pa.Table:
     arrays, fields = [], []
     for column in table.itercols():
         data = np.asarray(column)
+        if data.dtype.byteorder == (">" if np.little_endian else "<"):
+            # FITS columns are big-endian; Arrow takes native byte order only.
+            data = data.astype(data.dtype.newbyteorder("="))
         mask = np.ma.getmaskarray(column) if getattr(column, "mask", None) is not None else None
         if mask is not None and not mask.any():
             mask = None

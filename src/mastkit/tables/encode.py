@@ -1,8 +1,8 @@
 """Arrow tables → MAST wire payloads (what the local server sends).
 
-The JSON encoders build the text with Arrow compute kernels (see :mod:`mastkit.tables._jsontext`),
-batch by batch, so a large table is encoded without a Python object per value and the payload
-can be spliced into an envelope by :func:`mastkit.protocol.encode_envelope`.
+The JSON encoders build the text with Arrow compute kernels (see :mod:`mastkit.tables._rowtext`),
+in row blocks encoded side by side, so a large table is encoded without a Python object per
+value; small tables go through msgspec, which starts faster.
 """
 
 from __future__ import annotations
@@ -15,15 +15,20 @@ import pyarrow as pa
 
 from mastkit.protocol.envelopes import Field, Paging
 from mastkit.tables._csv import encode_csv
-from mastkit.tables._jsontext import concat_strings, join_rows, json_values
+from mastkit.tables._rowtext import row_parts
 from mastkit.tables._votable import encode_votable
 from mastkit.tables.schema import mast_type_for
 
-__all__ = ["encode_csv", "encode_extjs", "encode_rows", "encode_votable", "fields_for"]
+__all__ = [
+    "encode_csv",
+    "encode_extjs",
+    "encode_row_parts",
+    "encode_rows",
+    "encode_votable",
+    "fields_for",
+]
 
 _ENCODE: Final = msgspec.json.Encoder().encode
-# Rows are encoded a batch at a time to bound the memory of the intermediate text columns.
-_BATCH_ROWS: Final = 65536
 _SMALL_ROWS: Final = 2000
 
 
@@ -69,35 +74,6 @@ def _small(table: pa.Table) -> bool:
     return table.num_rows <= _SMALL_ROWS and all(_plain(f.type) for f in table.schema)
 
 
-def _batches(table: pa.Table) -> list[pa.RecordBatch]:
-    batches: list[pa.RecordBatch] = table.to_batches(max_chunksize=_BATCH_ROWS)
-    return batches
-
-
-def _rows_text(table: pa.Table, open_row: str, close_row: str, keys: list[str] | None) -> bytes:
-    """Every row as JSON text, comma-separated, wrapped in ``[...]``: one copy at the end.
-
-    ``keys`` (JSON-encoded names, for row objects) or ``None`` (positional rows); each row
-    opens with ``open_row`` and closes with ``close_row``.
-    """
-    parts: list[pa.Buffer | bytes] = [b"["]
-    for batch in _batches(table):
-        if batch.num_rows == 0:
-            continue
-        pieces: list[pa.Array | str] = []
-        for index in range(batch.num_columns):
-            lead = open_row if index == 0 else ","
-            pieces.append(lead + (keys[index] + ":" if keys is not None else ""))
-            pieces.append(json_values(batch.column(index)))
-        # Every row ends with a comma; the last one is cut below.
-        pieces.append(close_row + ",")
-        parts.append(concat_strings(join_rows(pieces, batch.num_rows)))
-    last = parts[-1]
-    parts[-1] = last[: len(last) - 1] if len(parts) > 1 else last
-    parts.append(b"]")
-    return b"".join(parts)
-
-
 def encode_rows(table: pa.Table) -> bytes:
     """Encode a table as the ``data`` of a json reply: a JSON array of row objects.
 
@@ -115,8 +91,18 @@ def encode_rows(table: pa.Table) -> bytes:
         return b"[" + b",".join([b"{}"] * table.num_rows) + b"]"
     if _small(table):
         return _ENCODE(table.to_pylist())
-    keys = [_ENCODE(name).decode() for name in table.column_names]
-    return _rows_text(table, "{", "}", keys)
+    return b"".join(row_parts(table))
+
+
+def encode_row_parts(table: pa.Table) -> list[bytes | pa.Buffer]:
+    """:func:`encode_rows` in parts, to be spliced into a reply with a single copy.
+
+    Large tables are some 1 kB a row; joining the parts once, together with the envelope
+    around them, spares a copy of the whole text.
+    """
+    if table.num_rows == 0 or table.num_columns == 0 or _small(table):
+        return [encode_rows(table)]
+    return row_parts(table)
 
 
 def _positional_rows(table: pa.Table) -> bytes:
@@ -128,7 +114,7 @@ def _positional_rows(table: pa.Table) -> bytes:
     if _small(table):
         columns = [column.to_pylist() for column in table.columns]
         return _ENCODE([list(row) for row in zip(*columns, strict=True)])
-    return _rows_text(table, "[", "]", None)
+    return b"".join(row_parts(table, objects=False))
 
 
 def encode_extjs(

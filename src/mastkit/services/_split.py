@@ -1,0 +1,562 @@
+"""Queries too large for the server, split into parts that fit and merged back (as plans).
+
+MAST refuses a result of more than about 500,000 rows: the connection is reset, or the local
+server (``reset_over_limit=False``) answers ERROR "Query returned more than N rows"
+(mast-protocol.md 6). :func:`fetch_rows` runs a query as a plan (see
+:mod:`mastkit.services._plan`) and, when the result is too large, counts it, splits it into parts
+that each fit, fetches the parts concurrently (bounded by the session's concurrency) and merges
+them into the table an unlimited server would have returned.
+
+How a query is split
+--------------------
+A *part* is the query plus inclusive range filters on a few *axes*, columns every CAOM row has:
+
+* a cone: sky tiles. Declination bands over the cone, then right-ascension ranges within a band
+  (``s_dec``, ``s_ra``), then ``obsid`` ranges. The cone's own position stays on every part, so a
+  tile holds the rows of the cone whose *centre* falls in it, wherever their footprint reaches;
+  tiles of the rest of the sky (beyond the cone's box) catch rows whose large footprints reach
+  the cone from afar, and are usually empty.
+* criteria alone: right-ascension slices of the whole sky, then declination, then ``obsid``
+  (whose first split is by decade).
+
+Neighbouring ranges end one representable number before the next begins (the next float down,
+the next integer down), so each row falls in exactly one part. The pieces of a split are counted
+(``COUNT_BIG(*)``): contiguous pieces that fit together are merged into one part, empty ones are
+dropped, and a piece still too large is split again, on the same axis or, when one tile holds
+every row, on the next. Rows that no piece holds (a null ``s_ra``) show as counts that do not add
+up; the split then moves on to the next axis for that part, ending with ``obsid``, which every
+row has. A part the server still refuses (its limit is lower than the session believed) lowers
+the session's :attr:`~mastkit.services._plan.Session.row_limit` and is split again.
+
+The merged table is checked against the counts (a short table is an error, never a result), freed
+of any repeated ``obsid`` (a server that rounds range bounds could place a row twice), and sorted
+in the server's order (CAOM: ``obs_collection`` descending, then ``obsid``), so it equals, row for
+row, what a server without a limit returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, NoReturn
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mastkit.errors import (
+    DecodeError,
+    MastError,
+    QueryTimeout,
+    ResultTooLargeError,
+    ServiceError,
+    TransportError,
+)
+from mastkit.protocol.filters import COUNT, Filter, Range, filters_to_json
+from mastkit.services._plan import Gather, Operation, Plan, Query, Session
+from mastkit.tables import ResultTable, concat_pages
+
+__all__ = [
+    "CAOM_ORDER",
+    "Axis",
+    "Part",
+    "Source",
+    "cone_axes",
+    "count_rows",
+    "count_value",
+    "criteria_axes",
+    "fetch_rows",
+    "learn_limit",
+    "merge_parts",
+    "refusal",
+    "split_rows",
+]
+
+logger = logging.getLogger("mastkit.services")
+
+#: The order of CAOM observation results (the server's: mast-protocol.md, server schema).
+CAOM_ORDER: tuple[tuple[str, str], ...] = (("obs_collection", "descending"), ("obsid", "ascending"))
+#: The server's words when it answers a refusal with ERROR instead of a reset.
+_REFUSED = re.compile(r"more than\s+([\d,]+)\s+rows", re.IGNORECASE)
+_MAX_PIECES = 16
+_MIN_PIECES = 4
+_MAX_ROUNDS = 64
+_TILES = 4  # tiles per side of a cone's box, on the first split of each sky axis
+_OBSID_MAX = 2**53  # obsids are far below; larger bounds would not survive a double
+
+
+def _one(op: Operation) -> Plan[Any]:
+    result = yield op
+    return result
+
+
+# ------------------------------------------------------------------------------ refusals
+
+
+def refusal(error: BaseException) -> tuple[bool, int | None]:
+    """Whether ``error`` may be the server refusing a result as too large, and its stated limit.
+
+    An ERROR reply saying "more than N rows" is a refusal with limit N; a connection reset (any
+    transport failure but a timeout) may be one, as production MAST resets the connection over
+    its limit. The callers confirm with a count before splitting.
+
+    Examples
+    --------
+    >>> from mastkit.errors import ServiceError
+    >>> refusal(ServiceError("x", server_message="Query returned more than 1,000 rows; ..."))
+    (True, 1000)
+    >>> refusal(ServiceError("x", server_message="Invalid column name 's_fov'"))
+    (False, None)
+    """
+    if isinstance(error, ResultTooLargeError):
+        return True, None
+    if isinstance(error, ServiceError):
+        found = _REFUSED.search(error.server_message or error.message or "")
+        if found:
+            return True, int(found.group(1).replace(",", ""))
+        return False, None
+    if isinstance(error, TransportError) and not isinstance(error, QueryTimeout):
+        return True, None
+    return False, None
+
+
+def learn_limit(session: Session, rows: int, stated: int | None) -> int:
+    """Lower the session's row limit after a refusal of ``rows`` rows; the new limit."""
+    guess = stated if stated is not None and stated < rows else rows // 2
+    limit = session.learn_row_limit(max(1, guess))
+    logger.info("the server refused %d rows; splitting queries to at most %d rows", rows, limit)
+    return limit
+
+
+# ------------------------------------------------------------------------------ axes and parts
+
+
+@dataclass(frozen=True, slots=True)
+class Axis:
+    """A column to split on: its full range, and the cut points of its first split.
+
+    ``focus`` holds where parts *start* on the first split of this axis (the tile edges over a
+    cone, the decades of obsids); later splits cut a range into equal widths.
+    """
+
+    column: str
+    lo: float
+    hi: float
+    integer: bool = False
+    focus: tuple[float, ...] = ()
+
+    def cut(self, lo: float, hi: float, pieces: int, *, first: bool) -> list[tuple[float, float]]:
+        """Split the inclusive range ``[lo, hi]`` into contiguous inclusive ranges.
+
+        Each range ends one representable value before the next starts, so every value of
+        ``[lo, hi]`` is in exactly one range. One range back means ``[lo, hi]`` cannot be cut.
+
+        Examples
+        --------
+        >>> Axis("obsid", 0, 100, integer=True).cut(0, 100, 4, first=False)
+        [(0, 24), (25, 49), (50, 74), (75, 100)]
+        """
+        if first and self.focus:
+            candidates: Sequence[float] = self.focus
+        else:
+            step = (hi - lo) / pieces
+            candidates = [lo + step * i for i in range(1, pieces)]
+        points: list[float]
+        if self.integer:
+            lo, hi = int(lo), int(hi)
+            points = sorted({math.floor(p) for p in candidates if lo < math.floor(p) <= hi})
+        else:
+            points = sorted({float(p) for p in candidates if lo < p <= hi})
+        starts = [lo, *points]
+        ranges: list[tuple[float, float]] = []
+        for i, start in enumerate(starts):
+            if i + 1 < len(starts):
+                nxt = starts[i + 1]
+                end = nxt - 1 if self.integer else math.nextafter(nxt, -math.inf)
+            else:
+                end = hi
+            ranges.append((start, end))
+        return ranges
+
+
+def _obsid_axis() -> Axis:
+    return Axis("obsid", 0, _OBSID_MAX, integer=True, focus=tuple(10**k for k in range(1, 16)))
+
+
+def _tile_edges(lo: float, hi: float) -> list[float]:
+    """Where tiles of ``[lo, hi]`` start, the last one starting just above ``hi``."""
+    edges = [lo + (hi - lo) * i / _TILES for i in range(_TILES)]
+    return [*edges, math.nextafter(hi, math.inf)]
+
+
+def cone_axes(ra: float, dec: float, radius: float) -> tuple[Axis, ...]:
+    """Sky tiles over a cone: ``s_dec`` bands, ``s_ra`` ranges, then ``obsid``."""
+    d_lo, d_hi = max(-90.0, dec - radius), min(90.0, dec + radius)
+    dec_axis = Axis("s_dec", -90.0, 90.0, focus=tuple(_tile_edges(d_lo, d_hi)))
+    cos_dec = math.cos(math.radians(min(89.999, abs(dec) + radius)))
+    half = radius / cos_dec if cos_dec > 0 else 180.0
+    if half >= 180.0 or abs(dec) + radius >= 90.0:
+        ra_focus: tuple[float, ...] = ()  # around a pole: equal slices of the whole circle
+    else:
+        edges = _tile_edges(ra - half, ra + half)
+        ra_focus = tuple(sorted({e % 360.0 for e in edges}))
+    return dec_axis, Axis("s_ra", 0.0, 360.0, focus=ra_focus), _obsid_axis()
+
+
+def criteria_axes() -> tuple[Axis, ...]:
+    """All-sky slices: ``s_ra``, ``s_dec``, then ``obsid``."""
+    return Axis("s_ra", 0.0, 360.0), Axis("s_dec", -90.0, 90.0), _obsid_axis()
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A piece of a query: one inclusive range per axis (None: not constrained), its row count,
+    and the axis its next split uses."""
+
+    ranges: tuple[tuple[float, float] | None, ...]
+    count: int
+    axis: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A CAOM query that parts are cut from: service, criteria, position, columns and order.
+
+    ``axes`` leaves out columns the criteria already constrain (their range would be ANDed with
+    the user's), keeping ``obsid`` at least.
+    """
+
+    service: str
+    filters: tuple[Filter, ...] = ()
+    position: str | None = None
+    columns: str = "*"
+    order: tuple[tuple[str, str], ...] = CAOM_ORDER
+    axes: tuple[Axis, ...] = field(default_factory=criteria_axes)
+
+    def __post_init__(self) -> None:
+        used = {f.column.lower() for f in self.filters}
+        kept = tuple(a for a in self.axes if a.column.lower() not in used)
+        object.__setattr__(self, "axes", kept or (_obsid_axis(),))
+
+    def params(self, part: Part | None = None, *, count: bool = False) -> dict[str, Any]:
+        """The request parameters of the whole query, or of ``part``; a count with ``count``."""
+        extra = []
+        if part is not None:
+            for axis, bounds in zip(self.axes, part.ranges, strict=True):
+                if bounds is not None:
+                    lo, hi = (int(b) for b in bounds) if axis.integer else bounds
+                    extra.append(Filter(axis.column, (Range(lo, hi),)))
+        params: dict[str, Any] = {
+            "columns": COUNT if count else self.columns,
+            "filters": filters_to_json([*self.filters, *extra]),
+        }
+        if self.position is not None:
+            params["position"] = self.position
+        return params
+
+    def describe(self, part: Part) -> str:
+        """The part's ranges, for messages and logs."""
+        shown = [
+            f"{a.column} {lo:g}..{hi:g}"
+            for a, r in zip(self.axes, part.ranges, strict=True)
+            if r is not None
+            for lo, hi in [r]
+        ]
+        return ", ".join(shown) or "the whole query"
+
+
+# ------------------------------------------------------------------------------ counting
+
+
+def count_value(table: ResultTable, service: str) -> int:
+    """The number in a ``COUNT_BIG(*)`` reply.
+
+    Raises
+    ------
+    DecodeError
+        When the reply does not hold one number.
+    """
+    if len(table) != 1 or not table.columns:
+        raise DecodeError(
+            f"{service}: a count reply must hold one value, got {table.shape}.", service=service
+        )
+    value = table[table.columns[0]][0].as_py()
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise DecodeError(
+            f"{service}: the count {value!r} is not a number.", service=service
+        ) from None
+
+
+def count_rows(source: Source, part: Part | None = None) -> Plan[int]:
+    """The row count of ``source`` (or of one of its parts)."""
+    table = yield Query(source.service, source.params(part, count=True))
+    return count_value(table, source.service)
+
+
+# ------------------------------------------------------------------------------ splitting
+
+
+def _pieces(source: Source, part: Part, limit: int) -> tuple[int, list[tuple[float, float]]]:
+    """The first axis (from ``part.axis``) that can cut ``part``, and its pieces."""
+    wanted = max(_MIN_PIECES, min(_MAX_PIECES, math.ceil(4 * part.count / max(1, limit))))
+    for k in range(part.axis, len(source.axes)):
+        axis = source.axes[k]
+        current = part.ranges[k]
+        lo, hi = current if current is not None else (axis.lo, axis.hi)
+        pieces = axis.cut(lo, hi, wanted, first=current is None)
+        if len(pieces) >= 2:
+            return k, pieces
+    raise ResultTooLargeError(
+        f"{source.service}: {part.count} rows ({source.describe(part)}) exceed the server's "
+        "limit and cannot be split further; narrow the query.",
+        service=source.service,
+    )
+
+
+def _with_range(part: Part, k: int, bounds: tuple[float, float], count: int, axis: int) -> Part:
+    ranges = list(part.ranges)
+    ranges[k] = bounds
+    return Part(tuple(ranges), count, axis)
+
+
+def _group(
+    part: Part,
+    k: int,
+    pieces: list[tuple[float, float]],
+    counts: list[int],
+    limit: int,
+    last_axis: bool,
+) -> list[Part]:
+    """Contiguous pieces merged into parts of at most ``limit`` rows (bigger pieces alone)."""
+    groups: list[tuple[float, float, int]] = []
+    for (lo, hi), n in zip(pieces, counts, strict=True):
+        if groups and n <= limit and groups[-1][2] <= limit and groups[-1][2] + n <= limit:
+            start, _, total = groups[-1]
+            groups[-1] = (start, hi, total + n)
+        else:
+            groups.append((lo, hi, n))
+    # One piece with every row: this axis does not separate them (a tight cluster, one value);
+    # move on to the next axis for it, unless this is the last one.
+    stuck = max(counts) >= part.count and not last_axis
+    return [
+        _with_range(part, k, (lo, hi), n, k + 1 if stuck and n > limit else k)
+        for lo, hi, n in groups
+        if n > 0
+    ]
+
+
+def _split_round(
+    session: Session, source: Source, parts: list[Part]
+) -> Plan[tuple[list[Part], list[Part]]]:
+    """Count the pieces of every part over the limit: (parts that fit, parts still too big)."""
+    limit = session.row_limit
+    fit = [p for p in parts if p.count <= limit]
+    plans: list[tuple[Part, int, list[tuple[float, float]]]] = []
+    for part in (p for p in parts if p.count > limit):
+        k, pieces = _pieces(source, part, limit)
+        plans.append((part, k, pieces))
+    queries = [
+        _one(Query(source.service, source.params(_with_range(part, k, bounds, 0, k), count=True)))
+        for part, k, pieces in plans
+        for bounds in pieces
+    ]
+    tables: list[ResultTable] = yield Gather(tuple(queries), limit=session.concurrency)
+    counts = iter(count_value(t, source.service) for t in tables)
+    big: list[Part] = []
+    for part, k, pieces in plans:
+        found = [next(counts) for _ in pieces]
+        if sum(found) < part.count:
+            # Rows this axis cannot place (a null s_ra, a value outside its range).
+            if k + 1 >= len(source.axes):
+                raise ResultTooLargeError(
+                    f"{source.service}: the parts of {source.describe(part)} hold "
+                    f"{sum(found)} of its {part.count} rows, so it cannot be split without "
+                    "losing rows; narrow the query.",
+                    service=source.service,
+                )
+            big.append(replace(part, axis=k + 1))
+            continue
+        for child in _group(part, k, pieces, found, limit, k + 1 >= len(source.axes)):
+            (fit if child.count <= limit else big).append(child)
+    return fit, big
+
+
+_REFUSED_PART = object()
+
+
+def _too_large(source: Source, error: MastError, stated: int | None) -> NoReturn:
+    """A refusal of one row: the server's own words say so, or it was no refusal at all."""
+    if stated is None:
+        raise error  # a reset of a one-row query is a transport failure, not a size
+    raise ResultTooLargeError(
+        f"{source.service}: the server refuses even one row (its limit is {stated}).",
+        service=source.service,
+    ) from error
+
+
+def _fetch_part(session: Session, source: Source, part: Part) -> Plan[Any]:
+    """One part's rows, or :data:`_REFUSED_PART` (with the session's limit lowered)."""
+    try:
+        table: ResultTable = yield Query(source.service, source.params(part))
+    except MastError as exc:
+        refused, stated = refusal(exc)
+        if not refused:
+            raise
+        if part.count <= 1:
+            _too_large(source, exc, stated)
+        learn_limit(session, part.count, stated)
+        return _REFUSED_PART
+    if len(table) != part.count:
+        raise DecodeError(
+            f"{source.service}: a part of the split query ({source.describe(part)}) has "
+            f"{len(table)} rows but was counted at {part.count}; the archive changed while the "
+            "query ran. Run it again.",
+            service=source.service,
+        )
+    return table
+
+
+def _split_all(session: Session, source: Source, total: int) -> Plan[list[ResultTable]]:
+    """Every part of ``source`` (``total`` rows), fetched; counted and split in rounds."""
+    pending = [Part((None,) * len(source.axes), total)]
+    tables: list[ResultTable] = []
+    rounds = 0
+    while pending and rounds < _MAX_ROUNDS:
+        ready: list[Part] = []
+        while pending and rounds < _MAX_ROUNDS:
+            rounds += 1
+            fit, pending = yield from _split_round(session, source, pending)
+            ready.extend(fit)
+        if pending:
+            break
+        logger.debug(
+            "%s: fetching %d parts of at most %d rows",
+            source.service,
+            len(ready),
+            session.row_limit,
+        )
+        fetched = yield Gather(
+            tuple(_fetch_part(session, source, p) for p in ready), limit=session.concurrency
+        )
+        for part, got in zip(ready, fetched, strict=True):
+            if got is _REFUSED_PART:
+                pending.append(part)
+            else:
+                tables.append(got)
+    if not pending:
+        return tables
+    raise ResultTooLargeError(
+        f"{source.service}: the query was still too large after {_MAX_ROUNDS} rounds of "
+        "splitting; narrow the query.",
+        service=source.service,
+    )
+
+
+def merge_parts(
+    tables: Sequence[ResultTable],
+    order: Sequence[tuple[str, str]],
+    expected: int | None,
+    service: str,
+) -> pa.Table:
+    """The parts' rows as one table: without repeated obsids, checked, in the server's order.
+
+    Raises
+    ------
+    DecodeError
+        When the rows do not add up to ``expected``.
+    """
+    kept = [t.arrow for t in tables if len(t)] or [t.arrow for t in tables[:1]]
+    table = concat_pages(kept) if kept else pa.table({})
+    if "obsid" in table.column_names and table.num_rows:
+        ids = table.column("obsid")
+        if pc.count_distinct(ids).as_py() + ids.null_count < table.num_rows:
+            first = (
+                pa.table({"k": ids, "i": pa.array(np.arange(table.num_rows))})
+                .group_by("k", use_threads=False)
+                .aggregate([("i", "min")])
+            )
+            keep = np.sort(first.column("i_min").to_numpy())
+            table = table.take(pa.array(keep))
+    if expected is not None and table.num_rows != expected:
+        raise DecodeError(
+            f"{service}: the parts of the split query hold {table.num_rows} rows but the query "
+            f"counts {expected}; the archive changed while it ran. Run it again.",
+            service=service,
+        )
+    keys = [(name, how) for name, how in order if name in table.column_names]
+    if keys and table.num_rows > 1:
+        table = table.sort_by(keys)
+    return table
+
+
+def fetch_rows(
+    session: Session,
+    source: Source,
+    *,
+    first: Query | None = None,
+    precount: bool = False,
+) -> Plan[ResultTable]:
+    """Every row of ``source``, split into parts when the server refuses it as too large.
+
+    Parameters
+    ----------
+    session : Session
+        Concurrency and the row limit the server is believed to have.
+    source : Source
+        The query, as parts are cut from it.
+    first : Query, optional
+        The request to try whole (``Mast.Caom.Cone`` for a plain cone); by default the source's.
+    precount : bool
+        Count first and split at once when the count is over the session's limit (for queries
+        that are often large, so that the server is not asked for what it will refuse).
+
+    Raises
+    ------
+    ResultTooLargeError
+        When a part cannot be split further.
+    DecodeError
+        When the parts do not add up (the archive changed meanwhile).
+    """
+    whole = first or Query(source.service, source.params())
+    total: int | None = None
+    if precount:
+        total = yield from count_rows(source)
+    if total is None or total <= session.row_limit:
+        try:
+            table: ResultTable = yield whole
+            return table
+        except MastError as exc:
+            refused, stated = refusal(exc)
+            if not refused:
+                raise
+            if total is None:
+                total = yield from count_rows(source)
+            if total <= 1:
+                _too_large(source, exc, stated)
+            learn_limit(session, total, stated)
+    return (yield from split_rows(session, source, total, whole))
+
+
+def split_rows(session: Session, source: Source, total: int, whole: Query) -> Plan[ResultTable]:
+    """The ``total`` rows of ``source``, fetched in parts and merged (``whole`` names the
+    result's service and parameters)."""
+    logger.info(
+        "%s: %d rows are more than the server returns at once (%d); splitting",
+        source.service,
+        total,
+        session.row_limit,
+    )
+    tables = yield from _split_all(session, source, total)
+    arrow = merge_parts(tables, source.order, total, source.service)
+    return ResultTable(
+        arrow,
+        service=whole.service,
+        params=dict(whole.params),
+        pages=sum(t.pages for t in tables),
+        metadata={"split": {"parts": len(tables), "row_limit": session.row_limit}},
+    )
