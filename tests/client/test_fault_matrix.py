@@ -5,15 +5,15 @@ Each case runs a real server over the small archive with a fault plan
 returns (retries absorb transient faults), or the right exception, and never a wrong or partial
 table presented as complete. Retry backoffs are shortened so each case stays quick.
 
-Splitting (oversized queries) through faults is not covered here yet: splitters are still being
-built.
+Splitting (oversized queries) through faults is covered by tests/services/test_split_faults.py;
+retry policy edge cases (long Retry-After, in-process resets) by tests/client/test_retry.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,14 +71,12 @@ def server(archive: Any, *specs: str, seed: int = 0, **settings: Any) -> Iterato
         background.stop()
 
 
-def fast(client: Any, policy: RetryPolicy = FAST) -> Any:
-    """The client with short retry backoffs (the policy is not a public argument yet)."""
-    client._core = dataclasses.replace(client._core, retry=policy)
-    return client
-
-
 def sync_client(url: str, **kw: Any) -> Client:
-    return fast(Client(url, pagesize=PAGESIZE, concurrency=3, cache=False, **kw))
+    return Client(url, pagesize=PAGESIZE, concurrency=3, cache=False, retry=FAST, **kw)
+
+
+def async_client(url: str, concurrency: int = 3) -> AsyncClient:
+    return AsyncClient(url, pagesize=PAGESIZE, concurrency=concurrency, cache=False, retry=FAST)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +133,7 @@ ASYNC_TRANSIENT = [TRANSIENT[0], TRANSIENT[3], TRANSIENT[5], TRANSIENT[6]]
 @pytest.mark.parametrize("spec", ASYNC_TRANSIENT)
 def test_transient_faults_async(archive: Any, reference: dict[str, Any], spec: str) -> None:
     async def run(url: str) -> Any:
-        async with fast(AsyncClient(url, pagesize=PAGESIZE, concurrency=3, cache=False)) as c:
+        async with async_client(url) as c:
             return await c.query(FILTERED, PARAMS)
 
     with server(archive, spec, seed=5) as (url, state):
@@ -214,9 +212,38 @@ def test_lost_job_is_a_service_error(archive: Any) -> None:
 
 def test_executing_forever_times_out(archive: Any) -> None:
     with server(archive, "service=Mast.Caom.Filtered:kind=executing") as (url, state):
-        with sync_client(url) as client, pytest.raises(QueryTimeout):
+        with sync_client(url) as client, pytest.raises(QueryTimeout) as caught:
             client.query(FILTERED, PARAMS, timeout=0.6)
     assert state.faults.injected() >= 2  # it polled, with exact replay, until the deadline
+    # The user hears that the job was still running, not that a request could not be sent.
+    message = str(caught.value)
+    assert "still EXECUTING" in message and "deadline" in message
+    assert polls_in(message) in answered(state)
+    assert caught.value.service == FILTERED
+
+
+def test_executing_forever_times_out_async(archive: Any) -> None:
+    async def run(url: str) -> None:
+        async with async_client(url) as client:
+            await client.invoke(FILTERED, PARAMS, timeout=0.5)
+
+    with server(archive, "service=Mast.Caom.Filtered:kind=executing") as (url, state):
+        with pytest.raises(QueryTimeout, match="still EXECUTING on the server after") as caught:
+            asyncio.run(run(url))
+    assert polls_in(str(caught.value)) in answered(state)
+
+
+def polls_in(message: str) -> int:
+    found = re.search(r"after (\d+) polls? over [\d.]+ s", message)
+    assert found, message
+    return int(found.group(1))
+
+
+def answered(state: Any) -> set[int]:
+    """The poll counts a timeout may report: every request the server saw, or all but a last
+    one whose answer came too late (a loaded machine can delay it past the deadline)."""
+    seen = state.faults.injected()
+    return {seen, seen - 1} - {0}
 
 
 def test_slow_replies_past_the_read_timeout_time_out(archive: Any) -> None:
@@ -260,7 +287,7 @@ def test_iter_pages_recovers_from_faults_on_later_pages(
     archive: Any, reference: dict[str, Any]
 ) -> None:
     async def pages(url: str) -> list[Any]:
-        async with fast(AsyncClient(url, pagesize=PAGESIZE, concurrency=2, cache=False)) as c:
+        async with async_client(url, concurrency=2) as c:
             return [page async for page in c.iter_pages(FILTERED, PARAMS)]
 
     specs = ("service=Mast.Caom.Filtered:kind=reset:every=3", "kind=truncate:every=4")
@@ -299,7 +326,7 @@ def test_name_resolution_query_and_products(
 
 def test_async_services_through_faults(archive: Any, reference: dict[str, Any]) -> None:
     async def run(url: str) -> tuple[Any, Any]:
-        client = fast(AsyncClient(url, pagesize=PAGESIZE, concurrency=3, cache=False))
+        client = async_client(url)
         async with client, AsyncObservations(client) as obs:
             region = await obs.query_object("M1")
             return region, await obs.products(region["obsid"].to_pylist())
@@ -365,3 +392,55 @@ def test_download_that_keeps_failing_is_reported_not_written(archive: Any, tmp_p
             manifest = download(plan, client=client, options=options)
     assert manifest["status"].to_pylist() == ["ERROR"]
     assert not (tmp_path / row[0]["productFilename"]).exists()
+
+
+# ----------------------------------------------------------------------------- concurrent uploads
+
+
+def test_concurrent_crossmatches_differing_only_in_their_upload_get_their_own_answers(
+    archive: Any,
+) -> None:
+    # Two uploads, each one star's position; same params and no cachebreaker, sent at once to
+    # a server whose crossmatch job takes a while, so the second arrives while the first runs.
+    # Keyed without the upload, the second would join the first's job and get its answer.
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    import httpx
+
+    from mastkit.protocol import MashupRequest, decode_response
+    from mastkit.protocol.codec import encode_form
+
+    stars = archive.execute("SELECT HIP, ra, dec FROM hipparcos ORDER BY HIP LIMIT 2").to_pylist()
+    service = "Mast.Hipparcos.Crossmatch"
+    fields = [{"name": "ra", "type": "float"}, {"name": "dec", "type": "float"}]
+    bodies = [
+        encode_form(
+            MashupRequest(
+                service,
+                {"radius": 0.001},
+                data={"fields": fields, "data": [{"ra": star["ra"], "dec": star["dec"]}]},
+            )
+        )
+        for star in stars
+    ]
+    assert b"cachebreaker" not in bodies[0].lower()
+    gate = Barrier(len(bodies))
+
+    def send(url: str, body: bytes) -> Any:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            gate.wait()
+            response = http.post(
+                "/api/v0/invoke",
+                content=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        response.raise_for_status()
+        return decode_response(response.content, "json")
+
+    with server(archive, slow_services={service: 0.5}) as (url, _):
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            replies = list(pool.map(lambda body: send(url, body), bodies))
+    for star, reply in zip(stars, replies, strict=True):
+        assert reply.status == "COMPLETE"
+        assert [row["MatchID"] for row in reply.data] == [star["HIP"]]

@@ -40,9 +40,9 @@ def decoded_on(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the threads that decoded each page (the real decoder does the work)."""
     threads: list[str] = []
 
-    def recording(response: MashupResponse) -> pa.Table:
+    def recording(response: MashupResponse, **options: Any) -> pa.Table:
         threads.append(threading.current_thread().name)
-        return decode_reply(response)
+        return decode_reply(response, **options)
 
     monkeypatch.setattr(results, "decode_reply", recording)
     return threads

@@ -259,3 +259,48 @@ def test_cancelled_download_stops_its_writer_and_keeps_the_part(tmp_path, size_c
     part = (tmp_path / "a.fits.part").read_bytes()
     assert 0 < len(part) < len(BODY) and BODY.startswith(part)
     assert not (tmp_path / "a.fits").exists()
+
+
+@MODES
+@pytest.mark.parametrize("durable", [False, True])
+def test_durable_runs_fsync_files_and_directories(tmp_path, mode, durable, monkeypatch):
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}") if Path("/proc/self").exists() else "?")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with FaultServer(FILES) as srv:
+        m = go(mode, plan_for(srv, tmp_path / "d", list(FILES)), opts={"durable": durable})
+    assert m["status"].to_pylist() == ["COMPLETE", "COMPLETE"]
+    assert_complete(tmp_path / "d", "a.fits", BODY)
+    if not durable:
+        assert synced == []
+    elif Path("/proc/self").exists():
+        assert sorted(synced) == sorted(
+            [
+                str(tmp_path / "d" / "a.fits.part"),
+                str(tmp_path / "d" / "b.fits.part"),
+                str(tmp_path / "d"),
+            ]
+        )
+    else:
+        assert len(synced) == 3
+
+
+def test_a_torn_index_keeps_its_good_lines(tmp_path):
+    with FaultServer(FILES) as srv:
+        go("sync", plan_for(srv, tmp_path, list(FILES)))
+        index = tmp_path / ".mastkit" / "verified.jsonl"
+        good, other = index.read_text().splitlines()
+        index.write_text(f"{good}\n{other[: len(other) // 2]}")  # a crash mid-append
+        seen = len(srv.requests)
+        again = go("sync", plan_for(srv, tmp_path, list(FILES)))
+        statuses = dict(zip(again["uri"].to_pylist(), again["status"].to_pylist(), strict=True))
+        fetched = [r["target"] for r in srv.requests[seen:]]
+    kept = "a.fits" if "a.fits" in good else "b.fits"
+    assert statuses[f"mast:T/{kept}"] == "SKIPPED"
+    assert len(fetched) == 1 and kept not in fetched[0]  # only the torn one is fetched again
+    assert len(index.read_text().splitlines()) == 2  # compacted: one whole line per file

@@ -88,7 +88,7 @@ def test_writeback_hints_do_not_disturb_the_file(tmp_path, monkeypatch):
     for kind in (InlineWriter, PartWriter):
         path: Path = tmp_path / kind.__name__
         with open(path, "wb") as f:
-            writer = kind(f, hashlib.sha256())
+            writer = kind(f, hashlib.sha256(), hint=True)
             for i in range(0, len(body), 3000):
                 writer.write(body[i : i + 3000])
             writer.close()

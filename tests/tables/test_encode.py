@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from mastkit.protocol import Field, Paging, decode_response, encode_envelope
 from mastkit.tables import (
     decode_reply,
+    decode_rows,
     decode_votable,
     encode_csv,
     encode_extjs,
@@ -356,3 +357,32 @@ def test_encode_row_parts_join_to_encode_rows(kernels: None) -> None:
         {"s": None, "f": None},
         {"s": 'q"', "f": 2.5},
     ]
+
+
+@pytest.mark.parametrize("threads", [True, False])
+def test_large_replies_decode_alike_with_or_without_arrow_threads(
+    threads: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Arrow path, on Arrow's pool or on the calling thread, ignoring undeclared keys."""
+    import mastkit.tables.decode as decode
+
+    monkeypatch.setattr(decode, "_SMALL", 0)
+    rows = [
+        {
+            "obsid": 2_000_000_000 + i,
+            "s_ra": i / 7,
+            "name": f"M{i}",
+            "flag": i % 2 == 0,
+            "undeclared": "text" if i % 3 else i,
+        }  # mixed types: read only if asked for
+        for i in range(3000)
+    ]
+    fields = [
+        Field("obsid", "string"),
+        Field("s_ra", "float"),
+        Field("name", "string"),
+        Field("flag", "boolean"),
+    ]
+    table = decode_rows(fields, json.dumps(rows).encode(), threads=threads)
+    assert table.schema.types == [pa.int64(), pa.float64(), pa.string(), pa.bool_()]
+    assert table.to_pylist() == [{k: r[k] for k in ("obsid", "s_ra", "name", "flag")} for r in rows]

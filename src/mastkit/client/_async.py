@@ -17,6 +17,7 @@ from mastkit._settings import Settings
 from mastkit.client._base import (
     COLUMNS_CONFIG_PATH,
     INVOKE_PATH,
+    TRANSPORT_ERRORS,
     ClientCore,
     cacheable_reply,
     translate_transport_error,
@@ -24,9 +25,9 @@ from mastkit.client._base import (
 from mastkit.client._cache_keys import Kind
 from mastkit.client._caching import Caching, CallCache, options_with_guard
 from mastkit.client._results import PageDecoder, build_result, decoding, page_result
-from mastkit.client._retry import is_retryable
+from mastkit.client._retry import RetryPolicy, next_delay
 from mastkit.client.cache import CachedValue, ResultCache
-from mastkit.errors import MastError, QueryTimeout
+from mastkit.errors import MastError
 from mastkit.protocol import MashupRequest, MashupResponse, decode_columns_config
 from mastkit.protocol.flows import (
     Flow,
@@ -51,8 +52,8 @@ V = TypeVar("V")
 class AsyncClient:
     """An asynchronous MAST API client.
 
-    Takes the same arguments as :class:`~mastkit.client.Client` (``cache`` and ``offline``
-    included); ``transport`` is an ``httpx.AsyncBaseTransport`` (e.g.
+    Takes the same arguments as :class:`~mastkit.client.Client` (``cache``, ``offline`` and
+    ``retry`` included); ``transport`` is an ``httpx.AsyncBaseTransport`` (e.g.
     ``httpx.ASGITransport(app)`` for the local server in-process). The on-disk cache is read
     and written in a worker thread, so the event loop never waits for the disk.
 
@@ -75,6 +76,7 @@ class AsyncClient:
         settings: Settings | None = None,
         cache: ResultCache | bool | None = None,
         offline: bool | None = None,
+        retry: RetryPolicy | bool | None = None,
     ) -> None:
         self._core = ClientCore.create(
             server,
@@ -85,6 +87,7 @@ class AsyncClient:
             max_retries=max_retries,
             settings=settings,
             offline=offline,
+            retry=retry,
         )
         self._caching = Caching(cache, self._core.settings)
         options = self._core.client_options(transport)
@@ -107,6 +110,11 @@ class AsyncClient:
     def http(self) -> httpx.AsyncClient:
         """The underlying httpx client (shared connection pool)."""
         return self._http
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of transient failures (``RetryPolicy(max_retries=0)``: none)."""
+        return self._core.retry
 
     @property
     def cache(self) -> ResultCache | None:
@@ -215,21 +223,18 @@ class AsyncClient:
             try:
                 try:
                     return await once()
-                except httpx.HTTPError as exc:
+                except TRANSPORT_ERRORS as exc:
                     raise translate_transport_error(exc, request, url) from exc
             except MastError as error:
                 attempt += 1
-                if not is_retryable(error) or attempt > self._core.retry.max_retries:
-                    raise
-                delay = self._core.retry.delay(attempt, error)
-                if time.monotonic() + delay >= deadline:
-                    if isinstance(error, QueryTimeout):
-                        raise
-                    raise QueryTimeout(
-                        f"Gave up after {attempt} attempts before the deadline: {error}",
-                        service=error.service,
-                        request=request,
-                    ) from error
+                # Raises when giving up: not retryable, retries used up, or past the deadline.
+                delay = next_delay(
+                    self._core.retry,
+                    attempt,
+                    error,
+                    time_left=deadline - time.monotonic(),
+                    request=request,
+                )
                 logger.info("retrying %s in %.2fs after: %s", url, delay, error)
                 await asyncio.sleep(delay)
 

@@ -16,14 +16,20 @@ import httpx
 
 from mastkit import __version__
 from mastkit._settings import Settings
-from mastkit.client._retry import RetryPolicy
+from mastkit.client._retry import NO_RETRIES, RetryPolicy
 from mastkit.client.auth import MastToken
 from mastkit.errors import BadInputError, DecodeError, MastError, QueryTimeout, TransportError
 from mastkit.protocol import MashupRequest, MashupResponse, decode_response
 from mastkit.protocol.services import validate_params
 from mastkit.protocol.status import error_for_http
 
-__all__ = ["COLUMNS_CONFIG_PATH", "INVOKE_PATH", "ClientCore", "cacheable_reply"]
+__all__ = [
+    "COLUMNS_CONFIG_PATH",
+    "INVOKE_PATH",
+    "TRANSPORT_ERRORS",
+    "ClientCore",
+    "cacheable_reply",
+]
 
 logger = logging.getLogger("mastkit.client")
 
@@ -69,8 +75,17 @@ class ClientCore:
         max_retries: int | None,
         settings: Settings | None,
         offline: bool | None = None,
+        retry: RetryPolicy | bool | None = None,
     ) -> ClientCore:
-        """Merge explicit arguments over ``settings`` (or the environment) and validate them."""
+        """Merge explicit arguments over ``settings`` (or the environment) and validate them.
+
+        ``retry`` is the retry policy: None or True for the default one (with ``max_retries``),
+        False for none, or a :class:`RetryPolicy`, whose ``max_retries`` then becomes the
+        settings' (so passing ``max_retries`` beside it is refused as ambiguous).
+        """
+        policy = _retry_policy(retry, max_retries)
+        if policy is not None:
+            max_retries = policy.max_retries
         base = settings if settings is not None else Settings.from_env()
         merged = base.replace(
             **{
@@ -99,7 +114,9 @@ class ClientCore:
         if merged.max_retries < 0:
             raise BadInputError(f"max_retries must be >= 0, not {merged.max_retries!r}.")
         merged = merged.replace(server=str(url).rstrip("/"))
-        return cls(settings=merged, retry=RetryPolicy(max_retries=merged.max_retries))
+        if policy is None:
+            policy = RetryPolicy(max_retries=merged.max_retries)
+        return cls(settings=merged, retry=policy)
 
     # -- HTTP client construction ------------------------------------------------------------
 
@@ -215,15 +232,45 @@ class ClientCore:
             raise
 
 
+def _retry_policy(retry: object, max_retries: int | None) -> RetryPolicy | None:
+    """The policy ``retry=`` asks for, or None for the default built from the settings."""
+    if retry is None or retry is True:
+        return None
+    if retry is False:
+        if max_retries:
+            raise BadInputError("retry=False means no retries; do not pass max_retries too.")
+        return NO_RETRIES
+    if not isinstance(retry, RetryPolicy):
+        raise BadInputError(
+            f"retry must be a RetryPolicy, True or False, not {type(retry).__name__}."
+        )
+    if max_retries is not None and max_retries != retry.max_retries:
+        raise BadInputError(
+            f"max_retries={max_retries!r} contradicts the RetryPolicy's "
+            f"max_retries={retry.max_retries!r}; set it in the policy only."
+        )
+    return retry
+
+
 def cacheable_reply(reply: MashupResponse) -> bool:
     """Whether a final reply may be cached: never an error, never a reply still executing."""
     return not reply.is_error and not reply.is_executing
 
 
+#: What a transport may raise for a failed exchange: httpx's own errors, and the bare
+#: ``ConnectionError`` (reset, aborted, refused) that in-process transports such as
+#: ``httpx.ASGITransport`` let through from the app, where a socket would have been reset.
+TRANSPORT_ERRORS = (httpx.HTTPError, ConnectionError)
+
+
 def translate_transport_error(
-    exc: httpx.HTTPError, request: MashupRequest | None, url: str
+    exc: httpx.HTTPError | ConnectionError, request: MashupRequest | None, url: str
 ) -> MastError:
-    """The mastkit exception for an httpx exception (chained by the caller)."""
+    """The mastkit exception for a transport's exception (chained by the caller).
+
+    A ``ConnectionError`` becomes the same :class:`TransportError` a reset socket gives, so
+    it is retried alike whatever the transport.
+    """
     service = request.service if request is not None else None
     where = f" ({service})" if service else ""
     if isinstance(exc, httpx.TimeoutException):
@@ -233,6 +280,8 @@ def translate_transport_error(
             request=request,
         )
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, ConnectionError):
+        detail = f"the connection was reset ({type(exc).__name__}: {detail})"
     return TransportError(
         f"Could not complete the request to {url}{where}: {detail}.",
         service=service,

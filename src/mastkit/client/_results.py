@@ -7,6 +7,7 @@ result the decoding then costs little more than the last page's.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +21,9 @@ from mastkit.protocol.flows import Flow, Parallel, Send
 from mastkit.tables import ResultTable, concat_pages, decode_reply
 
 __all__ = ["PageDecoder", "build_result", "decoding", "page_result"]
+
+#: Pages decoded at once.
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 class PageDecoder:
@@ -46,9 +50,12 @@ class PageDecoder:
             if self._closed or id(response) in self._pending:
                 return
             if self._pool is None:
-                # One worker: Arrow's reader already spreads a page over the cores.
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mastkit-decode")
-            future = self._pool.submit(decode_reply, response)
+                self._pool = ThreadPoolExecutor(
+                    max_workers=_WORKERS, thread_name_prefix="mastkit-decode"
+                )
+            # Each page on one thread: pages side by side cost less CPU in all than each
+            # page spread over Arrow's pool, and CPU is what the pages still arriving need.
+            future = self._pool.submit(decode_reply, response, threads=False)
             # The reply is kept with its future, so its id cannot be reused meanwhile.
             self._pending[id(response)] = (response, future)
 

@@ -15,6 +15,7 @@ from mastkit._settings import Settings
 from mastkit.client._base import (
     COLUMNS_CONFIG_PATH,
     INVOKE_PATH,
+    TRANSPORT_ERRORS,
     ClientCore,
     cacheable_reply,
     translate_transport_error,
@@ -22,9 +23,9 @@ from mastkit.client._base import (
 from mastkit.client._cache_keys import Kind
 from mastkit.client._caching import Caching, options_with_guard
 from mastkit.client._results import PageDecoder, build_result, decoding, page_result
-from mastkit.client._retry import is_retryable
+from mastkit.client._retry import RetryPolicy, next_delay
 from mastkit.client.cache import ResultCache
-from mastkit.errors import MastError, QueryTimeout
+from mastkit.errors import MastError
 from mastkit.protocol import MashupRequest, MashupResponse, decode_columns_config
 from mastkit.protocol.flows import (
     Flow,
@@ -74,11 +75,23 @@ class Client:
     offline : bool, optional
         Answer only from the cache and never touch the network; a missing answer raises
         :class:`~mastkit.errors.CacheMissError`. Default ``MASTKIT_OFFLINE`` or False.
+    retry : RetryPolicy or bool, optional
+        How transient failures (resets, timeouts, 429/502/503/504, garbled replies) are retried:
+        a :class:`~mastkit.client.RetryPolicy` (its ``max_retries`` replaces the argument of
+        that name), False for no retries at all, or None/True (default) for the default policy
+        with ``max_retries``. A Retry-After longer than the policy's ``max_retry_after``, or
+        than the time left before the call's deadline, raises
+        :class:`~mastkit.errors.RateLimitError` at once.
 
     Examples
     --------
     >>> with Client("http://127.0.0.1:8765") as client:                      # doctest: +SKIP
     ...     table = client.query("Mast.Caom.Cone", {"ra": 210.8, "dec": 54.35, "radius": 0.2})
+
+    Fewer, quicker retries, or none:
+
+    >>> quick = Client(retry=RetryPolicy(max_retries=2, base=0.1, cap=1.0))  # doctest: +SKIP
+    >>> strict = Client(retry=False)                                           # doctest: +SKIP
     """
 
     def __init__(
@@ -94,6 +107,7 @@ class Client:
         settings: Settings | None = None,
         cache: ResultCache | bool | None = None,
         offline: bool | None = None,
+        retry: RetryPolicy | bool | None = None,
     ) -> None:
         self._core = ClientCore.create(
             server,
@@ -104,6 +118,7 @@ class Client:
             max_retries=max_retries,
             settings=settings,
             offline=offline,
+            retry=retry,
         )
         self._caching = Caching(cache, self._core.settings)
         options = self._core.client_options(transport)
@@ -126,6 +141,11 @@ class Client:
     def http(self) -> httpx.Client:
         """The underlying httpx client (shared connection pool)."""
         return self._http
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of transient failures (``RetryPolicy(max_retries=0)``: none)."""
+        return self._core.retry
 
     @property
     def cache(self) -> ResultCache | None:
@@ -217,21 +237,18 @@ class Client:
             try:
                 try:
                     return once()
-                except httpx.HTTPError as exc:
+                except TRANSPORT_ERRORS as exc:
                     raise translate_transport_error(exc, request, url) from exc
             except MastError as error:
                 attempt += 1
-                if not is_retryable(error) or attempt > self._core.retry.max_retries:
-                    raise
-                delay = self._core.retry.delay(attempt, error)
-                if time.monotonic() + delay >= deadline:
-                    if isinstance(error, QueryTimeout):
-                        raise
-                    raise QueryTimeout(
-                        f"Gave up after {attempt} attempts before the deadline: {error}",
-                        service=error.service,
-                        request=request,
-                    ) from error
+                # Raises when giving up: not retryable, retries used up, or past the deadline.
+                delay = next_delay(
+                    self._core.retry,
+                    attempt,
+                    error,
+                    time_left=deadline - time.monotonic(),
+                    request=request,
+                )
                 logger.info("retrying %s in %.2fs after: %s", url, delay, error)
                 time.sleep(delay)
 

@@ -97,7 +97,8 @@ class Run:
         self, item: DownloadItem, size: int, sha: str, started: float, attempts: int
     ) -> None:
         """Record a verified file."""
-        self.directories.add((self.root / item.path).parent)
+        if self.options.durable:
+            self.directories.add((self.root / item.path).parent)
         self.index.record(item, size, sha)
         self.done(
             Outcome.for_item(
@@ -130,8 +131,8 @@ class Run:
         self.progress.finished(outcome)
 
     def finish(self) -> ResultTable:
-        """Make the renames durable, compact the index, build and write the manifest (in plan
-        order)."""
+        """Make the renames durable (if asked), compact the index, build and write the
+        manifest (in plan order)."""
         directories = sorted(self.directories)
         if len(directories) > 1:  # each waits on the disk: wait for them together
             with ThreadPoolExecutor(min(16, len(directories))) as pool:

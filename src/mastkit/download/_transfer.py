@@ -58,6 +58,13 @@ class DownloadOptions:
         Fetch again even files the verified index trusts.
     write_manifest : bool
         Write ``manifest.csv`` into the download directory.
+    durable : bool
+        ``fsync`` each file before renaming it into place (and each directory at the end), so
+        that a finished file also survives a crash of the machine, not only of the process.
+        Off by default, as in curl or astroquery: it makes a run wait for the disk (on a
+        network file system, for every file). Without it a file still appears under its final
+        name only complete and verified; after a machine crash, a file whose data had not
+        reached the disk fails the verified index's size check and is fetched again.
     """
 
     concurrency: int = 8
@@ -71,6 +78,7 @@ class DownloadOptions:
     chunk_size: int | None = None
     force: bool = False
     write_manifest: bool = True
+    durable: bool = False
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
@@ -140,8 +148,9 @@ def header_sha256(headers: Mapping[str, str]) -> str | None:
 class Transfer:
     """One attempt at one item (see the module docstring)."""
 
-    def __init__(self, item: DownloadItem, root: Path) -> None:
+    def __init__(self, item: DownloadItem, root: Path, *, durable: bool = False) -> None:
         self.item = item
+        self.durable = durable
         self.final = root / item.path
         self.part = self.final.with_name(self.final.name + ".part")
         self.offset = 0
@@ -199,7 +208,7 @@ class Transfer:
         self._file = open(self.part, mode)  # noqa: SIM115 - closed by close()/finish()
         total = self.expected_total if self.expected_total is not None else self.item.size
         remaining = None if total is None else total - self.offset
-        self._writer = open_writer(self._file, self._hash, remaining)
+        self._writer = open_writer(self._file, self._hash, remaining, hint=self.durable)
 
     def _hash_existing(self) -> None:
         with open(self.part, "rb") as f:
@@ -251,12 +260,13 @@ class Transfer:
     # -- the end -----------------------------------------------------------------------------
 
     def finish(self) -> tuple[int, str]:
-        """Fsync, verify and rename; return ``(size, sha256)``."""
+        """Verify and rename (after an fsync, if durable); return ``(size, sha256)``."""
         assert self._file is not None and self._writer is not None
         writer, self._writer = self._writer, None
         writer.close()
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if self.durable:
+            os.fsync(self._file.fileno())
         pending = self.close()
         if pending is not None:
             raise pending
@@ -275,7 +285,7 @@ class Transfer:
         if self.expected_sha is not None and digest != self.expected_sha:
             self._discard_all()
             raise Retry(f"checksum mismatch: got sha256 {digest}, expected {self.expected_sha}")
-        os.replace(self.part, self.final)  # the directory is fsynced once, at the end of the run
+        os.replace(self.part, self.final)  # a durable run fsyncs the directory at its end
         return size, digest
 
     def _discard_all(self) -> None:

@@ -6,10 +6,11 @@ large file a :class:`PartWriter` does them on its own thread while the caller ke
 socket (a bounded queue between them keeps memory flat and slows the reader when the disk falls
 behind). Small files, usually fetched many at a time, are written inline (:class:`InlineWriter`).
 
-It also asks the kernel to start writing the file out every few megabytes, where the platform
-allows (``posix_fadvise(DONTNEED)`` starts writeback of the range's dirty pages without waiting,
-the flush hint PostgreSQL falls back on). The ``fsync`` that must precede the atomic rename then
-finds most of the file already on disk, instead of waiting for all of it at the end.
+For a durable download (``DownloadOptions.durable``) the writers also ask the kernel to start
+writing the file out every few megabytes, where the platform allows (``posix_fadvise(DONTNEED)``
+starts writeback of the range's dirty pages without waiting, the flush hint PostgreSQL falls
+back on). The ``fsync`` before the atomic rename then finds most of the file already on disk,
+instead of waiting for all of it at the end.
 """
 
 from __future__ import annotations
@@ -49,20 +50,22 @@ def _tell(file: IO[bytes]) -> int:
 
 
 def open_writer(
-    file: IO[bytes], digest: hashlib._Hash, expected: int | None
+    file: IO[bytes], digest: hashlib._Hash, expected: int | None, *, hint: bool = False
 ) -> InlineWriter | PartWriter:
-    """The writer for a file of ``expected`` more bytes (None: unknown, so maybe large)."""
+    """The writer for a file of ``expected`` more bytes (None: unknown, so maybe large);
+    ``hint``: ask for early writeback (before an fsync)."""
     if expected is None or expected >= BACKGROUND_MIN:
-        return PartWriter(file, digest)
-    return InlineWriter(file, digest)
+        return PartWriter(file, digest, hint=hint)
+    return InlineWriter(file, digest, hint=hint)
 
 
 class InlineWriter:
     """The same interface as :class:`PartWriter`, writing and hashing in the caller's thread."""
 
-    def __init__(self, file: IO[bytes], digest: hashlib._Hash) -> None:
+    def __init__(self, file: IO[bytes], digest: hashlib._Hash, *, hint: bool = False) -> None:
         self._file = file
         self._digest = digest
+        self._hint = hint and _HINT
         self.written = 0
         self._hinted = self._position = _tell(file)
 
@@ -72,7 +75,7 @@ class InlineWriter:
         self._digest.update(chunk)
         self.written += len(chunk)
         self._position += len(chunk)
-        if _HINT and self._position - self._hinted >= HINT_BYTES:
+        if self._hint and self._position - self._hinted >= HINT_BYTES:
             _hint(self._file.fileno(), self._hinted, self._position)
             self._hinted = self._position
 
@@ -94,6 +97,8 @@ class PartWriter:
         Positioned where the chunks go (the end of a ``.part``).
     digest : hashlib object
         Updated with every chunk written, in order.
+    hint : bool
+        Ask the kernel to start writeback every :data:`HINT_BYTES` (before an fsync).
 
     Notes
     -----
@@ -101,9 +106,10 @@ class PartWriter:
     next :meth:`write` or by :meth:`close`; chunks queued after it are dropped.
     """
 
-    def __init__(self, file: IO[bytes], digest: hashlib._Hash) -> None:
+    def __init__(self, file: IO[bytes], digest: hashlib._Hash, *, hint: bool = False) -> None:
         self._file = file
         self._digest = digest
+        self._hint = hint and _HINT
         self._queue: queue.Queue[bytes | None] = queue.Queue(QUEUE_CHUNKS)
         self._error: BaseException | None = None
         self.written = 0
@@ -149,6 +155,6 @@ class PartWriter:
                 continue
             self.written += len(chunk)
             position += len(chunk)
-            if _HINT and position - self._hinted >= HINT_BYTES:
+            if self._hint and position - self._hinted >= HINT_BYTES:
                 _hint(fd, self._hinted, position)
                 self._hinted = position

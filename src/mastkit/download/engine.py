@@ -115,7 +115,7 @@ async def _fetch(
     attempt = 0
     while True:
         attempt += 1
-        transfer = Transfer(item, run.root)
+        transfer = Transfer(item, run.root, durable=opts.durable)
         try:
             # File-system work (mkdir, hashing a .part, fsync, rename) runs off the event loop.
             ranged = await asyncio.to_thread(transfer.request_headers)

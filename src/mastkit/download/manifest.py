@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 
 from mastkit.download.plan import DownloadItem
@@ -100,6 +101,19 @@ def manifest_table(outcomes: list[Outcome], *, root: Path | None = None) -> Resu
     return ResultTable(pa.table(columns, schema=_SCHEMA), service="download", metadata=meta)
 
 
+class _Line(msgspec.Struct):
+    """One line of the index file."""
+
+    path: str
+    uri: str
+    size: int
+    sha256: str
+    mtime_ns: int
+
+
+_LINE = msgspec.json.Decoder(_Line)
+
+
 @dataclass(frozen=True, slots=True)
 class _Record:
     uri: str
@@ -122,21 +136,23 @@ class VerifiedIndex:
 
     def _load(self) -> None:
         try:
-            text = self.file.read_text(encoding="utf-8")
+            data = self.file.read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return
         except OSError:
             return  # unreadable index: trust nothing
-        lines = text.splitlines()
-        self._lines = len(lines)
+        self._lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+        try:
+            lines = _LINE.decode_lines(data)
+        except msgspec.DecodeError:  # a torn last line after a crash: keep the good ones
+            lines = []
+            for raw in data.splitlines():
+                try:
+                    lines.append(_LINE.decode(raw))
+                except msgspec.DecodeError:
+                    continue
         for line in lines:
-            try:
-                d = json.loads(line)
-                rec = _Record(str(d["uri"]), int(d["size"]), str(d["sha256"]), int(d["mtime_ns"]))
-                path = str(d["path"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a torn last line after a crash
-            self._records[path] = rec
+            self._records[line.path] = _Record(line.uri, line.size, line.sha256, line.mtime_ns)
 
     def trusted(self, item: DownloadItem) -> _Record | None:
         """The record of ``item``'s file if the file on disk is still the one verified."""

@@ -96,7 +96,7 @@ def _fetch(
     attempt = 0
     while True:
         attempt += 1
-        transfer = Transfer(item, run.root)
+        transfer = Transfer(item, run.root, durable=opts.durable)
         try:
             headers = {"Accept-Encoding": "identity", **transfer.request_headers()}
             with http.stream(

@@ -104,18 +104,32 @@ def poll(
 ) -> Flow[MashupResponse]:
     """Send ``request`` until it is no longer EXECUTING, re-sending the exact same bytes.
 
+    Between polls the flow waits per ``backoff``, but at most half the time left, so that the
+    next poll still has time to be answered; with less than ``backoff.initial`` seconds to go it
+    waits out the deadline and gives up.
+
     Raises
     ------
     ServiceError
         When the reply is an ERROR.
     QueryTimeout
-        When ``deadline`` passes while the job is still EXECUTING.
+        When ``deadline`` passes while the job is still EXECUTING; the message says so, with the
+        number of polls and the time spent.
     """
     body = encode_form(request)  # encoded once: every poll replays these bytes exactly
     delays = backoff.delays()
+    started = clock()
     polls = 0
     while True:
-        response: MashupResponse = yield Send(request, body, deadline)
+        try:
+            response: MashupResponse = yield Send(request, body, deadline)
+        except QueryTimeout as exc:
+            # The driver ran out of time sending a poll (the socket timeout is capped to the
+            # deadline): after a first EXECUTING reply, what the user needs to hear is that the
+            # job was still running.
+            if polls == 0 or clock() < deadline:
+                raise
+            raise _still_executing(request, polls, clock() - started) from exc
         polls += 1
         error = error_for_reply(response, request)
         if error is not None:
@@ -123,14 +137,24 @@ def poll(
         if not response.is_executing:
             return response
         remaining = deadline - clock()
-        if remaining <= 0:
-            raise QueryTimeout(
-                f"{request.service} was still EXECUTING on the server after {polls} polls when "
-                "the deadline passed; raise the timeout or narrow the query.",
-                service=request.service,
-                request=request,
-            )
-        yield Sleep(min(next(delays), remaining))
+        if remaining < backoff.initial:
+            # Too little time for another poll to be answered. Give up at the deadline, not
+            # before it: a timeout should mean what the caller asked for.
+            if remaining > 0:
+                yield Sleep(remaining)
+            raise _still_executing(request, polls, clock() - started)
+        # Half the time left at most, so the next poll has as long as the wait to be answered.
+        yield Sleep(min(next(delays), remaining / 2))
+
+
+def _still_executing(request: MashupRequest, polls: int, elapsed: float) -> QueryTimeout:
+    return QueryTimeout(
+        f"{request.service} was still EXECUTING on the server after {polls} "
+        f"poll{'s' if polls != 1 else ''} over {elapsed:.1f} s, and the call's deadline left no "
+        "time to ask again; raise the timeout or narrow the query.",
+        service=request.service,
+        request=request,
+    )
 
 
 def first_page(request: MashupRequest, pagesize: int) -> MashupRequest:

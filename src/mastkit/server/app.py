@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -139,9 +140,19 @@ async def read_body(request: Request, limit: int) -> bytes:
 INVOKE_PATHS = frozenset({"/api/v0/invoke", "/portal/Mashup/Mashup.asmx/invoke"})
 
 
-def _job_key(name: str, request: MashupRequest) -> tuple[str, str, str | None]:
+def _job_key(name: str, request: MashupRequest) -> tuple[str, str, str | None, str | None]:
+    """What makes two requests the same job: service, params, cachebreaker and uploaded data.
+
+    The upload (``data``, e.g. a crossmatch's table) is part of the question: two requests that
+    differ only in it must never share an answer. It enters as a digest of its canonical JSON,
+    so the key stays small whatever the upload's size.
+    """
     params = json.dumps(request.params, sort_keys=True, separators=(",", ":"), default=str)
-    return (name.lower(), params, request.cachebreaker)
+    data = None
+    if request.data is not None:
+        canonical = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+        data = hashlib.sha256(canonical.encode()).hexdigest()
+    return (name.lower(), params, request.cachebreaker, data)
 
 
 class _Server:

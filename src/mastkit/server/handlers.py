@@ -172,9 +172,14 @@ def santa(
     resolver that knows the name); ``resolver`` keeps only that resolver's entries. Unknown
     names contribute nothing: the reply is then an empty list, not an error.
     """
+    from mastkit.server.resolver import resolve_many
+
     found: list[dict[str, Any]] = []
-    for name in names:
-        entries = _resolve(archive, name)
+    # One archive query for all the names (astroquery and mastkit send up to 30 a request).
+    for name, entries in zip(names, resolve_many(archive, names), strict=True):
+        for entry in entries:
+            # As in _resolve: astroquery matches entries on searchString == name.lower().
+            entry["searchString"] = name.lower()
         if resolver:
             entries = [e for e in entries if str(e.get("resolver", "")).lower() == resolver.lower()]
         found.extend(entries if resolve_all else entries[:1])

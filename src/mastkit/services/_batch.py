@@ -38,7 +38,6 @@ import pyarrow as pa
 from mastkit.errors import BadInputError, MastError
 from mastkit.protocol.services import CAOM_CONE, CAOM_FILTERED_POSITION
 from mastkit.services._cone_batch import (
-    CONE_CHUNK,
     CROSSMATCH_MAX_RADIUS,
     CROSSMATCH_MIN_TARGETS,
     POSITION,
@@ -182,8 +181,11 @@ def _one_target(
         if outcome is None:
             return (yield from object_plan(session, target.name, radius, criteria))
         resolution = _renamed(outcome, target.name)
-        return (yield from region_plan(session, resolution.coords, radius, criteria,
-                                       resolution=resolution))
+        return (
+            yield from region_plan(
+                session, resolution.coords, radius, criteria, resolution=resolution
+            )
+        )
     except MastError as exc:
         logger.info("target %r failed: %s", target.label, exc)
         return exc
@@ -207,9 +209,7 @@ def check_batch(errors: Any, concurrency: Any, method: Any) -> None:
     ):
         raise BadInputError(f"concurrency must be a positive integer, not {concurrency!r}.")
     if method not in ("auto", "cones", "crossmatch"):
-        raise BadInputError(
-            f"method must be 'auto', 'cones' or 'crossmatch', not {method!r}."
-        )
+        raise BadInputError(f"method must be 'auto', 'cones' or 'crossmatch', not {method!r}.")
 
 
 def check_plan(
@@ -263,7 +263,7 @@ def targets_plan(
     progress: Progress | None = None,
     method: Method = "auto",
     known: Known | None = None,
-    chunk: int = CONE_CHUNK,
+    chunk: int | None = None,
 ) -> Plan[ResultTable]:
     """Observations around every target, tagged with its input index (see module doc).
 
@@ -284,13 +284,17 @@ def targets_plan(
     chosen = choose_method(method, len(firsts), r, criteria)
     logger.info(
         "querying %d targets (%d distinct) by %s, %d at a time",
-        len(targets), len(firsts), chosen, limit,
+        len(targets),
+        len(firsts),
+        chosen,
+        limit,
     )
     sizes = [len(ix) for ix in groups.values()]
     known = known or {}
     if chosen == "crossmatch":
-        found = yield from _by_crossmatch(session, firsts, sizes, r, config, counter, limit,
-                                          known, chunk)
+        found = yield from _by_crossmatch(
+            session, firsts, sizes, r, config, counter, limit, known, chunk
+        )
     else:
         found = yield Gather(
             tuple(
@@ -349,7 +353,7 @@ def _by_crossmatch(
     counter: _Counter,
     limit: int,
     known: Known,
-    chunk: int,
+    chunk: int | None,
 ) -> Plan[list[ResultTable | MastError]]:
     """Every distinct target's cone rows, by crossmatch chunks (cones for what they miss)."""
     pending = [i for i, t in enumerate(firsts) if t.name is not None and t.key not in known]
@@ -390,13 +394,15 @@ def _by_crossmatch(
         w = where[i]
         extra = {"resolved": w.as_dict()} if isinstance(w, Resolution) else {}
         part = body.slice(int(bounds[k]), int(bounds[k + 1] - bounds[k]))
-        results[i] = ResultTable(part, service=CAOM_CONE, pages=0,
-                               metadata={**base.metadata, **extra})
+        results[i] = ResultTable(
+            part, service=CAOM_CONE, pages=0, metadata={**base.metadata, **extra}
+        )
     if left:  # positions the crossmatch could not answer: by cone
         cones: list[ResultTable | MastError] = yield Gather(
             tuple(
-                _cone_at(session, firsts[usable[k]], where[usable[k]], radius, counter,
-                         sizes[usable[k]])
+                _cone_at(
+                    session, firsts[usable[k]], where[usable[k]], radius, counter, sizes[usable[k]]
+                )
                 for k in left
             ),
             limit=limit,
@@ -435,11 +441,15 @@ def _assemble(
     if not tagged and tables:
         i, res = tables[0]
         tagged = [_tagged(res, i, targets[i].label)]
-    arrow = (
-        concat_pages(tagged)
-        if tagged
-        else pa.table({INDEX: pa.array([], pa.int64()), LABEL: pa.array([], pa.string())})
-    )
+    if not tagged:
+        arrow = pa.table({INDEX: pa.array([], pa.int64()), LABEL: pa.array([], pa.string())})
+    elif len(tagged) > 1 and all(
+        t.schema.equals(tagged[0].schema, check_metadata=True) for t in tagged
+    ):
+        # The usual case, and fast for thousands of targets: nothing to unify.
+        arrow = pa.concat_tables(tagged).replace_schema_metadata(None)
+    else:
+        arrow = concat_pages(tagged)
     metadata: dict[str, Any] = {}
     if tables:
         metadata = {k: v for k, v in tables[0][1].metadata.items() if k not in _PER_TARGET_METADATA}

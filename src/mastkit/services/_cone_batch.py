@@ -43,7 +43,9 @@ __all__ = [
     "CONE_CHUNK",
     "CROSSMATCH_MAX_RADIUS",
     "CROSSMATCH_MIN_TARGETS",
+    "MIN_CHUNK",
     "POSITION",
+    "chunk_size",
     "cone_rows",
     "crossmatch_cones_plan",
 ]
@@ -51,8 +53,11 @@ __all__ = [
 logger = logging.getLogger("mastkit.services")
 
 CAOM_CROSSMATCH = "Mast.Caom.Crossmatch"
-#: Positions per crossmatch request.
+#: Most positions per crossmatch request.
 CONE_CHUNK = 1000
+#: Fewest positions per request when a batch is spread over ``concurrency`` requests
+#: (each request costs the server a pass over the archive: few large chunks beat many).
+MIN_CHUNK = 500
 #: ``method="auto"`` uses the crossmatch from this many distinct positions on ...
 CROSSMATCH_MIN_TARGETS = 8
 #: ... and for radii up to this (degrees; the crossmatch services serve small radii).
@@ -65,6 +70,21 @@ _UP_ROW, _UP_RA, _UP_DEC = "_i", "_ra", "_de"
 _RENAMED = {"s_ra": ("MatchRA",), "s_dec": ("MatchDEC",), "distance": ("dstArcSec",)}
 # MAST's CAOM order (columns config: obs_collection sorts descending), obsid breaking ties.
 _ORDER = [("obs_collection", "descending"), ("obsid", "ascending")]
+
+
+def chunk_size(positions: int, concurrency: int) -> int:
+    """Positions per request: the batch spread over ``concurrency`` requests, within bounds.
+
+    Spreading lets the server work on several chunks at once; the bounds keep requests few
+    (and polite) for large batches.
+
+    Examples
+    --------
+    >>> chunk_size(1000, 8), chunk_size(50, 4), chunk_size(1500, 2), chunk_size(100_000, 4)
+    (500, 500, 750, 1000)
+    """
+    spread = -(-positions // max(1, concurrency))
+    return max(1, min(CONE_CHUNK, max(MIN_CHUNK, spread)))
 
 
 def _find(names: Sequence[str], wanted: str) -> str | None:
@@ -98,13 +118,16 @@ def cone_rows(reply: ResultTable, columns: Sequence[str], positions: int) -> pa.
         return empty.append_column(POSITION, pa.array([], pa.int64()))
     index_name = _find(names, _UP_ROW)
     if index_name is None:
-        raise DecodeError(f"{CAOM_CROSSMATCH} did not send back the uploaded position numbers.",
-                          service=CAOM_CROSSMATCH)
+        raise DecodeError(
+            f"{CAOM_CROSSMATCH} did not send back the uploaded position numbers.",
+            service=CAOM_CROSSMATCH,
+        )
     index = arrow.column(index_name).cast(pa.int64())
     values = index.to_numpy() if len(index) else np.array([], dtype=np.int64)
     if index.null_count or (len(values) and (values.min() < 0 or values.max() >= positions)):
-        raise DecodeError(f"{CAOM_CROSSMATCH} sent back position numbers never uploaded.",
-                          service=CAOM_CROSSMATCH)
+        raise DecodeError(
+            f"{CAOM_CROSSMATCH} sent back position numbers never uploaded.", service=CAOM_CROSSMATCH
+        )
     out: dict[str, Any] = {POSITION: index}
     for name in columns:
         found = _find(names, name)
@@ -142,8 +165,7 @@ def _chunk_plan(
         refused, _ = refusal(exc)
         if refused and stop - start > 1:
             middle = (start + stop) // 2
-            logger.info("crossmatch of %d positions refused as too large: halving it",
-                        stop - start)
+            logger.info("crossmatch of %d positions refused as too large: halving it", stop - start)
             halves: list[tuple[list[pa.Table], list[int]]] = yield Gather(
                 (
                     _chunk_plan(session, where, start, middle, radius, columns, done),
@@ -152,8 +174,9 @@ def _chunk_plan(
                 limit=2,
             )
             return [*halves[0][0], *halves[1][0]], [*halves[0][1], *halves[1][1]]
-        logger.info("crossmatch of positions %d-%d failed (%s): querying them by cone",
-                    start, stop - 1, exc)
+        logger.info(
+            "crossmatch of positions %d-%d failed (%s): querying them by cone", start, stop - 1, exc
+        )
         return [], list(range(start, stop))
     done(start, stop)
     return [rows], []
@@ -167,7 +190,7 @@ def crossmatch_cones_plan(
     *,
     concurrency: int,
     done: Callable[[int, int], None],
-    chunk: int = CONE_CHUNK,
+    chunk: int | None = None,
 ) -> Plan[tuple[pa.Table, list[int]]]:
     """Cone rows of every position, by crossmatch (see the module docstring).
 
@@ -183,8 +206,8 @@ def crossmatch_cones_plan(
         Chunks in flight at once.
     done : callable
         Called with ``(start, stop)`` for each chunk of positions answered.
-    chunk : int
-        Positions per request.
+    chunk : int, optional
+        Positions per request; default :func:`chunk_size`.
 
     Returns
     -------
@@ -199,7 +222,7 @@ def crossmatch_cones_plan(
         "ra",
         "dec",
     )
-    bounds = chunk_bounds(len(where), chunk)
+    bounds = chunk_bounds(len(where), chunk or chunk_size(len(where), concurrency))
     parts: list[tuple[list[pa.Table], list[int]]] = yield Gather(
         tuple(_chunk_plan(session, where, a, b, radius, columns, done) for a, b in bounds),
         limit=concurrency,

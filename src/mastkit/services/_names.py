@@ -16,6 +16,9 @@ batch failed, the server has no SANTA, or the reply's entries do not say which n
 answer) is left out: the single-name path (``Mast.Name.Lookup``) then resolves it, so SANTA
 is a faster route, never a different answer.
 
+A client with the on-disk result cache on (or offline) skips SANTA: its names go through
+``Mast.Name.Lookup``, whose answers the cache keeps (and offline mode answers from), one by one.
+
 Where SANTA lives (:func:`resolver_url`): ``Settings.resolver`` when set
 (``MASTKIT_RESOLVER``); for the real MAST, its resolver host; for any other server (the local
 one), the server itself. The client's token is confined to the MAST host (see
@@ -163,6 +166,11 @@ def _pending(session: Session, names: Iterable[Any]) -> list[str]:
     return list(todo.values())
 
 
+def _uses_santa(client: Client | AsyncClient) -> bool:
+    """Whether names go to SANTA: not when results are cached (SANTA replies are not)."""
+    return client.cache is None and not client.offline
+
+
 def _batches(names: list[str]) -> list[list[str]]:
     return [names[i : i + SANTA_BATCH] for i in range(0, len(names), SANTA_BATCH)]
 
@@ -171,8 +179,9 @@ def _decode(batch: list[str], response: httpx.Response) -> dict[str, Outcome]:
     try:
         payload = orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        logger.info("SANTA sent a reply that is not JSON; resolving its %d names one by one",
-                    len(batch))
+        logger.info(
+            "SANTA sent a reply that is not JSON; resolving its %d names one by one", len(batch)
+        )
         return {}
     return read_reply(batch, payload)
 
@@ -198,7 +207,7 @@ def prefetch_sync(
     dict
         Name key (as the session's cache keys names) -> outcome, for the names SANTA answered.
     """
-    batches = _batches(_pending(session, names))
+    batches = _batches(_pending(session, names)) if _uses_santa(client) else []
     if not batches:
         return {}
     url = resolver_url(client.settings)
@@ -207,8 +216,9 @@ def prefetch_sync(
         try:
             response = client.request("GET", url, params=santa_params(batch), headers=_HEADERS)
         except MastError as exc:
-            logger.info("SANTA failed for %d names (%s); resolving them one by one",
-                        len(batch), exc)
+            logger.info(
+                "SANTA failed for %d names (%s); resolving them one by one", len(batch), exc
+            )
             return {}
         return _decode(batch, response)
 
@@ -226,7 +236,7 @@ async def prefetch_async(
     client: AsyncClient, session: Session, names: Iterable[Any], concurrency: int | None = None
 ) -> dict[tuple[str, ...], Outcome]:
     """Resolve ``names`` through SANTA on an asynchronous client; see :func:`prefetch_sync`."""
-    batches = _batches(_pending(session, names))
+    batches = _batches(_pending(session, names)) if _uses_santa(client) else []
     if not batches:
         return {}
     url = resolver_url(client.settings)
@@ -239,8 +249,9 @@ async def prefetch_async(
                     "GET", url, params=santa_params(batch), headers=_HEADERS
                 )
             except MastError as exc:
-                logger.info("SANTA failed for %d names (%s); resolving them one by one",
-                            len(batch), exc)
+                logger.info(
+                    "SANTA failed for %d names (%s); resolving them one by one", len(batch), exc
+                )
                 return {}
         return _decode(batch, response)
 

@@ -33,7 +33,6 @@ from mastkit.services.resolver import (
     ErrorMode,
     Resolution,
     Resolver,
-    resolve_many_plan,
     resolve_plan,
 )
 from mastkit.services.summary import summarize
@@ -166,7 +165,7 @@ class Observations:
         self, names: Iterable[str], *, errors: ErrorMode = "return"
     ) -> list[Resolution]:
         """Resolve many names concurrently; see :meth:`Resolver.resolve_many`."""
-        result: list[Resolution] = self._run(resolve_many_plan(self._session, names, errors))
+        result: list[Resolution] = Resolver(self.client).resolve_many(names, errors=errors)
         return result
 
     # -- observations --------------------------------------------------------------------------
@@ -498,7 +497,7 @@ class AsyncObservations:
         self, names: Iterable[str], *, errors: ErrorMode = "return"
     ) -> list[Resolution]:
         """See :meth:`Observations.resolve_many`."""
-        result: list[Resolution] = await self._run(resolve_many_plan(self._session, names, errors))
+        result = await AsyncResolver(self.client).resolve_many(names, errors=errors)
         return result
 
     async def query_region(

@@ -10,7 +10,9 @@ per resolver that knows the name (mast-protocol.md 1.4). :func:`pick_entry` choo
 * for any other name, the first entry (the resolver MAST trusts most for it).
 
 Resolutions are cached per client instance (successes only). :meth:`Resolver.resolve_many`
-resolves a batch concurrently (bounded by the client's ``concurrency``) and reports per-name
+resolves a batch in few requests (30 names per request to MAST's SANTA resolver, several at
+once, bounded by the client's ``concurrency``; see :mod:`mastkit.services._names`), falls back
+to ``Mast.Name.Lookup`` per name for what SANTA cannot answer, and reports per-name
 failures *in* its results (``Resolution.error``) rather than losing the others; pass
 ``errors="raise"`` to get a :class:`ResolveManyError` (a :class:`~mastkit.errors.ResolverError`)
 at the end instead, which still carries every result.
@@ -331,27 +333,46 @@ def _failed(name: Any, error: MastError) -> Resolution:
     )
 
 
-def _resolve_or_report(session: Session, name: Any) -> Plan[Resolution]:
+def _resolve_or_report(
+    session: Session, name: Any, known: Mapping[tuple[str, ...], Any]
+) -> Plan[Resolution]:
     try:
+        outcome = known.get(_cache_key(_clean(name))) if known else None
+        if isinstance(outcome, MastError):
+            raise outcome
+        if isinstance(outcome, Resolution):
+            return outcome if outcome.name == name else _renamed(outcome, name)
         return (yield from resolve_plan(session, name))
     except MastError as exc:
         return _failed(name, exc)
 
 
-def resolve_many_plan(
-    session: Session, names: Iterable[str], errors: ErrorMode = "return"
-) -> Plan[list[Resolution]]:
-    """Resolve names concurrently; one result per name, in order."""
+def many_names(names: Iterable[str], errors: ErrorMode) -> list[Any]:
+    """The names of a ``resolve_many`` call as a list, after checking the arguments."""
     if errors not in ("return", "raise"):
         raise BadInputError(f"errors must be 'return' or 'raise', not {errors!r}.")
     if isinstance(names, str):
         raise BadInputError("resolve_many takes a list of names; use resolve() for one name.")
-    given = list(names)
+    return list(names)
+
+
+def resolve_many_plan(
+    session: Session,
+    names: Iterable[str],
+    errors: ErrorMode = "return",
+    known: Mapping[tuple[str, ...], Any] | None = None,
+) -> Plan[list[Resolution]]:
+    """Resolve names concurrently; one result per name, in order.
+
+    ``known`` holds outcomes of the batch resolver (:mod:`mastkit.services._names`), keyed as
+    the session's name cache; other names are looked up one by one (``Mast.Name.Lookup``).
+    """
+    given = many_names(names, errors)
     distinct: dict[str, Any] = {}
     for item in given:
         distinct.setdefault(item if isinstance(item, str) else repr(item), item)
     found: list[Resolution] = yield Gather(
-        tuple(_resolve_or_report(session, n) for n in distinct.values()),
+        tuple(_resolve_or_report(session, n, known or {}) for n in distinct.values()),
         limit=session.concurrency,
     )
     by_name = dict(zip(distinct, found, strict=True))
@@ -462,7 +483,11 @@ class Resolver:
         list of Resolution
             One per input name, in order.
         """
-        return run_sync(self.client, resolve_many_plan(self._session, names, errors))
+        from mastkit.services._names import prefetch_sync
+
+        given = many_names(names, errors)
+        known = prefetch_sync(self.client, self._session, given)
+        return run_sync(self.client, resolve_many_plan(self._session, given, errors, known))
 
 
 class AsyncResolver:
@@ -491,4 +516,10 @@ class AsyncResolver:
         self, names: Iterable[str], *, errors: ErrorMode = "return"
     ) -> list[Resolution]:
         """Resolve many names concurrently; see :meth:`Resolver.resolve_many`."""
-        return await run_async(self.client, resolve_many_plan(self._session, names, errors))
+        from mastkit.services._names import prefetch_async
+
+        given = many_names(names, errors)
+        known = await prefetch_async(self.client, self._session, given)
+        return await run_async(
+            self.client, resolve_many_plan(self._session, given, errors, known)
+        )
