@@ -266,6 +266,7 @@ def _bench_split(args: argparse.Namespace) -> None:
                 f"  astroquery   {r['time']:8.2f} s  {r['outcome']}; peak RSS "
                 f"{r['peak_mb']:,.0f} MB"
             )
+    print(f"  load average after: {os.getloadavg()[0]:.2f}")
 
 
 def main(argv: list[str]) -> int:

@@ -86,6 +86,7 @@ def test_a_page_that_does_not_decode_fails_the_query(mast: ScriptedMast, live: s
     mast.mutate = spoil
     with Client(live, pagesize=5) as client, pytest.raises(DecodeError, match="s_ra"):
         client.query("Mast.Caom.Cone", CONE)
+    assert not [t for t in threading.enumerate() if t.name.startswith("mastkit-decode")]
 
 
 def test_an_error_reply_fails_the_query(mast: ScriptedMast, live: str) -> None:

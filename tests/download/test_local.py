@@ -73,7 +73,7 @@ def test_cli_dry_run_urls_and_download(local, tmp_path):
     assert f"{len(products)} files" in dry.output and "1 duplicate" in dry.output
     urls = runner.invoke(app, [*base, "--urls-only"])
     assert urls.output.count("/api/v0.1/Download/file?uri=") == len(products)
-    got = runner.invoke(app, base)
+    got = runner.invoke(app, [*base, "--durable"])
     assert got.exit_code == 0, got.output
     files = [p for p in (tmp_path / "d").rglob("*") if p.is_file() and p.suffix != ".jsonl"]
     assert len(files) == len(products) + 1  # + manifest.csv

@@ -122,9 +122,10 @@ def test_the_token_never_goes_to_a_resolver_on_another_host(server_url: str) -> 
     assert lookups and all(r.headers.get("authorization") == "token s3cret-token" for r in lookups)
 
 
-def test_a_caching_client_resolves_through_the_cached_lookup(
+def test_a_caching_client_batches_once_and_then_answers_from_the_cache(
     server_url: str, tmp_path: Any
 ) -> None:
+    """Caching no longer turns batches into one look-up per name (see test_names_cache.py)."""
     from mastkit.client import ResultCache
 
     sent: list[httpx.Request] = []
@@ -132,7 +133,11 @@ def test_a_caching_client_resolves_through_the_cached_lookup(
         client.http.event_hooks["request"].append(sent.append)
         found = Resolver(client).resolve_many(["M101", "M 31"])
     assert all(r.ok for r in found)
-    assert not [r for r in sent if r.url.path.endswith("/Santa-war/query")]
+    assert len(sent) == 1 and sent[0].url.path.endswith("/Santa-war/query")
+    with Client(server_url, cache=ResultCache(tmp_path / "q"), timeout=60) as again:
+        again.http.event_hooks["request"].append(sent.append)
+        assert Resolver(again).resolve_many(["M101", "M 31"]) == found
+    assert len(sent) == 1
     with Client(server_url, cache=ResultCache(tmp_path / "q"), offline=True) as offline:
-        again = Resolver(offline).resolve_many(["M101", "M 31"])
-    assert [r.coords for r in again] == [r.coords for r in found]
+        again_offline = Resolver(offline).resolve_many(["M101", "M 31"])
+    assert [r.coords for r in again_offline] == [r.coords for r in found]

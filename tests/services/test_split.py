@@ -282,3 +282,34 @@ def test_merge_is_exact_when_parts_overlap() -> None:
     assert merged.column("obsid").to_pylist() == [1, 2, 3]  # JWST first, then HST by obsid
     with pytest.raises(Exception, match="hold 3 rows but the query counts 4"):
         merge_parts([part([1, 2, 3], ["A", "A", "A"])], CAOM_ORDER, 4, "S")
+
+
+_MERGE_SCHEMA = pa.schema(
+    [("obsid", pa.int64()), ("obs_collection", pa.string()), ("s_region", pa.string())]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(st.lists(st.integers(0, 40), max_size=12), min_size=1, max_size=5))
+def test_merge_equals_a_plain_dedupe_and_sort(parts: list[list[int]]) -> None:
+    # Parts as a server returns them (each in its order), overlapping anywhere; a row's
+    # collection is a function of its obsid, as in the archive.
+    from mastkit.services._split import CAOM_ORDER, merge_parts
+    from mastkit.tables import ResultTable
+
+    def row(obsid: int) -> dict[str, Any]:
+        collection = ["HST", "JWST", "TESS", "IUE"][obsid % 4]
+        return {"obsid": obsid, "obs_collection": collection, "s_region": f"CIRCLE {obsid}"}
+
+    def in_order(ids: set[int]) -> list[dict[str, Any]]:
+        rows = sorted((row(o) for o in ids), key=lambda r: r["obsid"])
+        return sorted(rows, key=lambda r: r["obs_collection"], reverse=True)  # stable
+
+    tables = [
+        ResultTable(pa.Table.from_pylist(in_order(set(part)), schema=_MERGE_SCHEMA))
+        for part in parts
+    ]
+    distinct = {o for part in parts for o in part}
+    merged = merge_parts(tables, CAOM_ORDER, len(distinct), "S")
+    assert merged.to_pylist() == in_order(distinct)
+    assert merged.schema == _MERGE_SCHEMA

@@ -176,3 +176,114 @@ def test_a_persistent_fault_midway_raises_never_a_partial_table(
     counts = app.state.server.faults.counts()
     assert counts[0].injected == through and counts[1].injected > 0
     assert caught.value.service is not None and caught.value.service.startswith("Mast.Caom.")
+
+
+# ------------------------------------------------------------------------------ ambiguous failures
+
+#: The request tried whole: the cone's own service, or (criteria) the first Filtered request
+#: after the count that precedes it.
+WHOLE = {"criteria": ("service=Mast.Caom.Filtered", 1), "cone": ("service=Mast.Caom.Cone", 0)}
+
+
+@pytest.mark.parametrize("query", list(QUERIES))
+def test_a_503_ending_the_refused_whole_query_still_splits(
+    db: Any, unlimited: dict[str, Any], query: str
+) -> None:
+    # The server resets the whole query over its limit, the client retries, and its last
+    # attempt meets a 503: that says nothing of the size. The query is counted, asked whole once
+    # more (refused again, by a reset), then split: the 503 is no reason to fail.
+    rule, before = WHOLE[query]
+    attempts = 1 + FAST.max_retries
+    app = _app(db, f"{rule}:kind=503:every={before + attempts}:times=1", reset=True)
+    _exact(_split_sync(app, query), unlimited[query])
+    assert _injected(app) == 1
+
+
+def _cone_with_session(app: Any, row_limit: int | None = None) -> tuple[Any, int]:
+    """The cone query in-process (ERROR past the limit), and the session's row limit after it
+    (raised errors carry it as ``row_limit``)."""
+    from mastkit.services._plan import session_for
+
+    method, args, kwargs = QUERIES["cone"]
+
+    async def run() -> tuple[Any, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with AsyncClient(
+            "http://limited", transport=transport, timeout=60, cache=False, retry=FAST
+        ) as client:
+            session = session_for(client)
+            if row_limit is not None:
+                session.row_limit = row_limit
+            try:
+                table = await getattr(AsyncObservations(client), method)(*args, **kwargs)
+            except MastError as exc:
+                exc.row_limit = session.row_limit  # type: ignore[attr-defined]
+                raise
+            return table, session.row_limit
+
+    return asyncio.run(run())
+
+
+def test_a_503_on_a_whole_query_over_the_known_limit_splits_at_once(
+    db: Any, unlimited: dict[str, Any]
+) -> None:
+    # The session already knows the limit; the whole query fails with 503s, and its count,
+    # over the limit, settles it: split, without asking for the whole again.
+    app = _app(db, "service=Mast.Caom.Cone:kind=503", reset=False)
+    table, _ = _cone_with_session(app, row_limit=LIMIT)
+    _exact(table, unlimited["cone"])
+    assert _injected(app) == 1 + FAST.max_retries
+
+
+def test_a_503_on_a_whole_query_within_the_believed_limit_asks_once_more(
+    db: Any, unlimited: dict[str, Any]
+) -> None:
+    # Counted within the limit the session believes (500,000), the query is asked again; the
+    # server then refuses it stating its limit, and the split follows.
+    app = _app(db, f"service=Mast.Caom.Cone:kind=503:times={1 + FAST.max_retries}", reset=False)
+    table, learned = _cone_with_session(app)
+    _exact(table, unlimited["cone"])
+    assert learned == LIMIT
+    assert _injected(app) == 1 + FAST.max_retries
+
+
+def test_a_persistent_503_on_a_query_that_fits_is_raised(db: Any) -> None:
+    # Asked twice (each with the client's retries), failing both times, and not refused: the
+    # 503 is the answer, never a split.
+    app = _app(db, "service=Mast.Caom.Cone:kind=503", reset=False)
+    with pytest.raises(HTTPStatusError) as caught:
+        _cone_with_session(app)
+    assert caught.value.status_code == 503
+    assert caught.value.row_limit > LIMIT  # type: ignore[attr-defined]  # nothing learned
+    assert _injected(app) == 2 * (1 + FAST.max_retries)
+
+
+# ------------------------------------------------------------------------------ resets of parts that fit
+
+
+def test_a_persistent_reset_of_a_part_within_the_stated_limit_is_a_transport_error(
+    db: Any,
+) -> None:
+    # The server stated its limit when it refused the whole query; every part is within it, so
+    # a part whose connection keeps being reset is a transport fault: raised as one, without
+    # lowering the session's limit and splitting on towards nothing.
+    app = _app(db, f"{PARTS}:kind=slow:delay=0", reset=False)
+    clean, _ = _cone_with_session(app)
+    requests = _injected(app)
+    counts_before = requests - clean.metadata["split"]["parts"]  # the counts (before any part)
+    app = _app(
+        db,
+        "service=Mast.Caom.Cone:kind=slow:delay=0",  # counts the whole query's one request
+        f"{PARTS}:kind=slow:delay=0:times={counts_before}",
+        f"{PARTS}:kind=reset",
+        reset=False,
+    )
+    with pytest.raises(TransportError, match="which the server's limit allows") as caught:
+        _cone_with_session(app)
+    assert caught.value.row_limit == LIMIT  # type: ignore[attr-defined]
+    counts = app.state.server.faults.counts()
+    assert counts[0].injected == 1 and counts[1].injected == counts_before
+    # Only the first parts in flight were tried (each with the client's retries); no part was
+    # split again, which would have counted its pieces.
+    concurrency = AsyncClient("http://x").settings.concurrency
+    assert 0 < counts[2].injected <= concurrency * (1 + FAST.max_retries)

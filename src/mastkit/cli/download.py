@@ -125,6 +125,8 @@ def download(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64,
                                              help="Files in flight at once.")] = 8,
     retries: Annotated[int, typer.Option("--retries", min=0, help="Retries per file.")] = 5,
+    durable: Annotated[bool, typer.Option("--durable", help="fsync each file before it gets "
+                                          "its final name (slower; survives power loss).")] = False,
 ) -> None:
     """Download product files: parallel, resumable, verified, with a manifest."""
     from mastkit.cli._context import get_state
@@ -165,7 +167,7 @@ def download(
             typer.echo(str(curl_script(plan, client)))
             return
         options = DownloadOptions(concurrency=concurrency, per_host=concurrency,
-                                  max_retries=retries, force=force)
+                                  max_retries=retries, force=force, durable=durable)
         from rich.console import Console
         from rich.progress import (
             BarColumn,

@@ -7,7 +7,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -42,10 +42,37 @@ from mastkit.protocol.flows import (
 )
 from mastkit.tables import ResultTable
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "bounded_map"]
 
 logger = logging.getLogger("mastkit.client")
 T = TypeVar("T")
+A = TypeVar("A")
+
+
+async def bounded_map(fn: Callable[[A], Awaitable[T]], items: Sequence[A], limit: int) -> list[T]:
+    """``[await fn(item) for item in items]`` on tasks, at most ``limit`` at once, in order.
+
+    The concurrency of the driver's :class:`~mastkit.protocol.flows.Parallel`, shared with the
+    plan driver of :mod:`mastkit.services` so that both fan out the same way. A failure cancels
+    the other tasks and is raised itself (not an exception group), so callers catch
+    :class:`~mastkit.errors.MastError`.
+    """
+    if len(items) <= 1:
+        return [await fn(item) for item in items]
+    gate = asyncio.Semaphore(max(1, limit))
+
+    async def bounded(item: A) -> T:
+        async with gate:
+            return await fn(item)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(bounded(item)) for item in items]
+    except BaseExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
 V = TypeVar("V")
 
 
@@ -178,20 +205,7 @@ class AsyncClient:
                 error = exc
 
     async def _parallel(self, action: Parallel) -> list[Any]:
-        gate = asyncio.Semaphore(max(1, action.limit))
-
-        async def bounded(flow: Flow[Any]) -> Any:
-            async with gate:
-                return await self.run(flow)
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(bounded(f)) for f in action.flows]
-        except BaseExceptionGroup as group_error:
-            # Surface the first mastkit error itself, not a group, so callers catch MastError.
-            first = group_error.exceptions[0]
-            raise first from None
-        return [task.result() for task in tasks]
+        return await bounded_map(self.run, action.flows, action.limit)
 
     async def _send(self, action: Send) -> MashupResponse:
         request = action.request

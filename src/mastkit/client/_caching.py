@@ -31,6 +31,7 @@ __all__ = [
     "CallCache",
     "OfflineTransport",
     "options_with_guard",
+    "reply_key",
 ]
 
 logger = logging.getLogger("mastkit.cache")
@@ -188,6 +189,20 @@ class Caching:
         if call is None or not call.write or self.cache is None:
             return
         self.cache.put(call.key, value)
+
+
+def reply_key(
+    settings: Settings, service: str, params: Mapping[str, Any], *, format: str = "json"
+) -> CacheKey:
+    """The key under which ``client.invoke(service, params, format=format)`` keeps its reply.
+
+    For callers that fill or read a client's cache with replies obtained another way (the batch
+    name resolver stores each name's answer as the ``Mast.Name.Lookup`` reply it stands for), so
+    both routes share one entry. ``settings`` are the client's (``client.settings``): the server
+    and the token enter the key exactly as in :meth:`Caching.for_request`.
+    """
+    request = MashupRequest(service, dict(params), format=format)
+    return request_key(settings.server, request, Kind.REPLY, settings.token)
 
 
 def options_with_guard(options: Mapping[str, Any], *, offline: bool, sync: bool) -> dict[str, Any]:

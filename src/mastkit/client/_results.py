@@ -31,7 +31,8 @@ class PageDecoder:
 
     :meth:`submit` starts decoding a reply; :meth:`table` returns its table (decoded then, if it
     was never submitted). A decoding error is raised by :meth:`table`, as the inline decode
-    would raise it. Use as a context manager: leaving it forgets what was not collected.
+    would raise it. Use as a context manager: leaving it forgets what was not collected and
+    stops the workers.
     """
 
     def __init__(self) -> None:
@@ -68,7 +69,11 @@ class PageDecoder:
         return entry[1].result()
 
     def close(self) -> None:
-        """Drop pending work (a failed query's pages) and release the worker."""
+        """Drop pending work (a failed query's pages) and stop the workers.
+
+        Pages not started are cancelled; one being decoded is waited for (well under a second),
+        so no decoding thread outlives the query.
+        """
         with self._lock:
             self._closed = True
             pending, self._pending = self._pending, {}
@@ -76,7 +81,7 @@ class PageDecoder:
         for _, future in pending.values():
             future.cancel()
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> PageDecoder:
         return self

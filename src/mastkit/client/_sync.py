@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
@@ -40,10 +40,31 @@ from mastkit.protocol.flows import (
 )
 from mastkit.tables import ResultTable
 
-__all__ = ["Client"]
+__all__ = ["Client", "bounded_map"]
 
 logger = logging.getLogger("mastkit.client")
 T = TypeVar("T")
+A = TypeVar("A")
+
+
+def bounded_map(fn: Callable[[A], T], items: Sequence[A], limit: int) -> list[T]:
+    """``[fn(item) for item in items]`` on at most ``limit`` threads, results in input order.
+
+    The concurrency of the driver's :class:`~mastkit.protocol.flows.Parallel`, shared with the
+    plan driver of :mod:`mastkit.services` so that both fan out the same way. The first failure
+    in input order is raised, once the items already running have finished; the items not yet
+    started are cancelled.
+    """
+    if len(items) <= 1 or limit <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(limit, len(items))) as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
 
 
 class Client:
@@ -200,16 +221,7 @@ class Client:
                 error = exc
 
     def _parallel(self, action: Parallel) -> list[Any]:
-        if len(action.flows) == 1 or action.limit == 1:
-            return [self.run(f) for f in action.flows]
-        with ThreadPoolExecutor(max_workers=min(action.limit, len(action.flows))) as pool:
-            futures = [pool.submit(self.run, f) for f in action.flows]
-            try:
-                return [f.result() for f in futures]
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        return bounded_map(self.run, action.flows, action.limit)
 
     def _send(self, action: Send) -> MashupResponse:
         request = action.request

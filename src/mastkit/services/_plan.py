@@ -14,18 +14,37 @@ Every query in :mod:`mastkit.services` is written once as a plan; :func:`run_syn
 :class:`~mastkit.client.AsyncClient` (concurrency on tasks). A :class:`~mastkit.errors.MastError`
 raised by an operation is thrown into the plan at the ``yield``, so plans handle failures with
 ordinary ``try``/``except``.
+
+Why plans are not protocol flows
+--------------------------------
+Plans and flows are two levels, not two copies of one mechanism. A flow's actions are wire
+steps (send these bytes, wait, run sub-flows), and each client has the one driver that performs
+them, with retries and socket deadlines. A plan's operation is a whole public client call, and
+such a call is more than its flow: the on-disk result cache and offline mode, the request built
+from the client's settings with a deadline per call, pages decoded into Arrow while later ones
+arrive, and the columns config (not a MashupRequest at all). None of that is sans-I/O, so none
+of it can move into :mod:`mastkit.protocol` (which may not import pyarrow or httpx). The only
+way to run plan operations on the clients' flow drivers would be an opaque "call this client
+method" action, whose callable is a function on one client and a coroutine function on the
+other: the sync/async split would move into the flows, and the protocol would name the
+client's API. So each operation runs one client call, and that call runs its flows on the
+client's own driver: there is still exactly one flow driver per client. What the two levels do
+share is written once: the fan-out (:class:`Gather` uses the bounded map of the clients'
+:class:`~mastkit.protocol.flows.Parallel`), and the mapping from an operation to its client
+call (:func:`_call`, the same for both drivers).
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import weakref
 from collections.abc import Generator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mastkit.client._async import bounded_map as bounded_map_async
+from mastkit.client._sync import bounded_map
 from mastkit.errors import MastError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -145,6 +164,19 @@ def _paging(op: Query) -> dict[str, Any]:
     return {k: v for k, v in given if v is not None}
 
 
+def _call(client: Client | AsyncClient, op: Operation) -> Any:
+    """Start the client call of ``op`` (not :class:`Gather`): on a :class:`Client` its result,
+    on an :class:`AsyncClient` the awaitable of it. Written once for both drivers.
+    """
+    if isinstance(op, Query):
+        return client.query(op.service, op.params, **_paging(op))
+    if isinstance(op, Invoke):
+        return client.invoke(op.service, op.params, format=op.format)
+    if isinstance(op, ColumnsConfig):
+        return client.columns_config(op.config_id)
+    raise TypeError(f"unknown plan operation {op!r}")  # pragma: no cover - plans yield 4 kinds
+
+
 def run_sync(client: Client, plan: Plan[T]) -> T:
     """Run ``plan`` to completion on a synchronous client and return its result."""
     result: Any = None
@@ -156,31 +188,12 @@ def run_sync(client: Client, plan: Plan[T]) -> T:
             return stop.value  # type: ignore[no-any-return]
         result, error = None, None
         try:
-            if isinstance(op, Query):
-                result = client.query(op.service, op.params, **_paging(op))
-            elif isinstance(op, Invoke):
-                result = client.invoke(op.service, op.params, format=op.format)
-            elif isinstance(op, ColumnsConfig):
-                result = client.columns_config(op.config_id)
-            elif isinstance(op, Gather):
-                result = _gather_sync(client, op)
-            else:  # pragma: no cover - plans only yield the four operations
-                raise TypeError(f"unknown plan operation {op!r}")
+            if isinstance(op, Gather):
+                result = bounded_map(partial(run_sync, client), op.plans, op.limit)
+            else:
+                result = _call(client, op)
         except MastError as exc:
             error = exc
-
-
-def _gather_sync(client: Client, op: Gather) -> list[Any]:
-    if len(op.plans) <= 1 or op.limit <= 1:
-        return [run_sync(client, p) for p in op.plans]
-    with ThreadPoolExecutor(max_workers=min(op.limit, len(op.plans))) as pool:
-        futures = [pool.submit(run_sync, client, p) for p in op.plans]
-        try:
-            return [f.result() for f in futures]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
 
 
 async def run_async(client: AsyncClient, plan: Plan[T]) -> T:
@@ -194,33 +207,9 @@ async def run_async(client: AsyncClient, plan: Plan[T]) -> T:
             return stop.value  # type: ignore[no-any-return]
         result, error = None, None
         try:
-            if isinstance(op, Query):
-                result = await client.query(op.service, op.params, **_paging(op))
-            elif isinstance(op, Invoke):
-                result = await client.invoke(op.service, op.params, format=op.format)
-            elif isinstance(op, ColumnsConfig):
-                result = await client.columns_config(op.config_id)
-            elif isinstance(op, Gather):
-                result = await _gather_async(client, op)
-            else:  # pragma: no cover
-                raise TypeError(f"unknown plan operation {op!r}")
+            if isinstance(op, Gather):
+                result = await bounded_map_async(partial(run_async, client), op.plans, op.limit)
+            else:
+                result = await _call(client, op)
         except MastError as exc:
             error = exc
-
-
-async def _gather_async(client: AsyncClient, op: Gather) -> list[Any]:
-    if len(op.plans) == 1:
-        return [await run_async(client, op.plans[0])]
-    gate = asyncio.Semaphore(max(1, op.limit))
-
-    async def bounded(plan: Plan[Any]) -> Any:
-        async with gate:
-            return await run_async(client, plan)
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(bounded(p)) for p in op.plans]
-    except BaseExceptionGroup as failures:
-        # Surface the first mastkit error itself, so callers catch MastError, not a group.
-        raise failures.exceptions[0] from None
-    return [task.result() for task in tasks]

@@ -28,6 +28,20 @@ up; the split then moves on to the next axis for that part, ending with ``obsid`
 row has. A part the server still refuses (its limit is lower than the session believed) lowers
 the session's :attr:`~mastkit.services._plan.Session.row_limit` and is split again.
 
+Parts are cut smaller than the row limit when the session fetches several at once: the rows in
+flight (each part's reply is held whole until it is decoded) stay near ``_INFLIGHT_ROWS``
+whatever the limit, which bounds the memory a split takes beyond its result.
+
+Refusals, resets and transient failures
+---------------------------------------
+An ERROR reply stating the limit is a refusal. A reset may be one (MAST resets over its limit)
+or a transport fault: it is taken for a refusal only while the part may be over the limit, that
+is, larger than every part the server returned in this split and than a limit the server
+stated, and only for a few rounds of lowering (``_MAX_GUESSES``); past that it is raised as the
+transport error it is. A transient failure of the whole query (a 503 after the client's retries,
+which may have hidden resets) is settled by counting: over the limit, the query is split;
+within it, the whole is asked once more, and a second failure that is no refusal is raised.
+
 The merged table is checked against the counts (a short table is an error, never a result), freed
 of any repeated ``obsid`` (a server that rounds range bounds could place a row twice), and sorted
 in the server's order (CAOM: ``obs_collection`` descending, then ``obsid``), so it equals, row for
@@ -49,13 +63,16 @@ import pyarrow.compute as pc
 
 from mastkit.errors import (
     DecodeError,
+    HTTPStatusError,
     MastError,
     QueryTimeout,
+    RequestDecodeError,
     ResultTooLargeError,
     ServiceError,
     TransportError,
 )
 from mastkit.protocol.filters import COUNT, Filter, Range, filters_to_json
+from mastkit.protocol.status import RETRYABLE_STATUS
 from mastkit.services._plan import Gather, Operation, Plan, Query, Session
 from mastkit.tables import ResultTable, concat_pages
 
@@ -86,6 +103,14 @@ _MIN_PIECES = 4
 _MAX_ROUNDS = 64
 _TILES = 4  # tiles per side of a cone's box, on the first split of each sky axis
 _OBSID_MAX = 2**53  # obsids are far below; larger bounds would not survive a double
+#: Rows of all the parts fetched at once: each part's reply is held whole while it is decoded,
+#: so parts are cut to about this many rows over the session's concurrency.
+_INFLIGHT_ROWS = 100_000
+_MIN_PART_ROWS = 10_000  # smaller parts would cost more in counts than they save
+#: Rows per page of a part: small replies, each decoded (and its bytes freed) on arrival.
+_PAGE_ROWS = 10_000
+#: Rounds in which resets (no limit stated) may lower the row limit, within one split.
+_MAX_GUESSES = 6
 
 
 def _one(op: Operation) -> Plan[Any]:
@@ -129,6 +154,36 @@ def learn_limit(session: Session, rows: int, stated: int | None) -> int:
     limit = session.learn_row_limit(max(1, guess))
     logger.info("the server refused %d rows; splitting queries to at most %d rows", rows, limit)
     return limit
+
+
+def _transient(error: MastError) -> bool:
+    """A failure that says nothing of the size (a 503 after retries, a garbled reply)."""
+    if isinstance(error, HTTPStatusError):
+        return error.status_code in RETRYABLE_STATUS
+    return isinstance(error, DecodeError) and not isinstance(error, RequestDecodeError)
+
+
+@dataclass(slots=True)
+class _Known:
+    """What one split knows of the server's limit, besides the session's belief."""
+
+    #: Most rows the server returned in one part: a part this small fits.
+    safe: int = 0
+    #: The limit the server stated in an ERROR reply.
+    stated: int | None = None
+    #: Rounds in which a reset lowered the row limit; ``guessed``: the current round did.
+    guesses: int = 0
+    guessed: bool = False
+
+    def fits(self, rows: int) -> bool:
+        """Whether ``rows`` rows are known to be within the server's limit."""
+        return rows <= max(self.safe, self.stated or 0)
+
+
+def _target(session: Session) -> int:
+    """The most rows a part is cut to: the row limit, or less to bound the rows in flight."""
+    share = max(_MIN_PART_ROWS, _INFLIGHT_ROWS // max(1, session.concurrency))
+    return max(1, min(session.row_limit, share))
 
 
 # ------------------------------------------------------------------------------ axes and parts
@@ -354,7 +409,7 @@ def _split_round(
     session: Session, source: Source, parts: list[Part]
 ) -> Plan[tuple[list[Part], list[Part]]]:
     """Count the pieces of every part over the limit: (parts that fit, parts still too big)."""
-    limit = session.row_limit
+    limit = _target(session)
     fit = [p for p in parts if p.count <= limit]
     plans: list[tuple[Part, int, list[tuple[float, float]]]] = []
     for part in (p for p in parts if p.count > limit):
@@ -399,14 +454,36 @@ def _too_large(source: Source, error: MastError, stated: int | None) -> NoReturn
     ) from error
 
 
-def _fetch_part(session: Session, source: Source, part: Part) -> Plan[Any]:
+def _not_refused(source: Source, part: Part, error: MastError, known: _Known) -> NoReturn:
+    """A reset of a part that fits (or after too many guesses): the transport fault it is."""
+    why = (
+        "which the server's limit allows"
+        if known.fits(part.count)
+        else f"after {known.guesses} rounds of lowering the row limit for resets"
+    )
+    raise TransportError(
+        f"{source.service}: a part of the split query ({source.describe(part)}, {part.count} "
+        f"rows, {why}) failed: {error}",
+        service=source.service,
+        request=error.request,
+    ) from error
+
+
+def _fetch_part(session: Session, source: Source, part: Part, known: _Known) -> Plan[Any]:
     """One part's rows, or :data:`_REFUSED_PART` (with the session's limit lowered)."""
     try:
-        table: ResultTable = yield Query(source.service, source.params(part))
+        table: ResultTable = yield Query(source.service, source.params(part), pagesize=_PAGE_ROWS)
     except MastError as exc:
         refused, stated = refusal(exc)
         if not refused:
             raise
+        if stated is not None:
+            known.stated = stated if known.stated is None else min(known.stated, stated)
+        elif not isinstance(exc, ResultTooLargeError):
+            # A reset: a refusal only while the part may be over the limit.
+            if known.fits(part.count) or known.guesses >= _MAX_GUESSES:
+                _not_refused(source, part, exc, known)
+            known.guessed = True
         if part.count <= 1:
             _too_large(source, exc, stated)
         learn_limit(session, part.count, stated)
@@ -418,10 +495,14 @@ def _fetch_part(session: Session, source: Source, part: Part) -> Plan[Any]:
             "query ran. Run it again.",
             service=source.service,
         )
+    known.safe = max(known.safe, part.count)
+    _release()
     return table
 
 
-def _split_all(session: Session, source: Source, total: int) -> Plan[list[ResultTable]]:
+def _split_all(
+    session: Session, source: Source, total: int, known: _Known
+) -> Plan[list[ResultTable]]:
     """Every part of ``source`` (``total`` rows), fetched; counted and split in rounds."""
     pending = [Part((None,) * len(source.axes), total)]
     tables: list[ResultTable] = []
@@ -441,13 +522,20 @@ def _split_all(session: Session, source: Source, total: int) -> Plan[list[Result
             session.row_limit,
         )
         fetched = yield Gather(
-            tuple(_fetch_part(session, source, p) for p in ready), limit=session.concurrency
+            tuple(_fetch_part(session, source, p, known) for p in ready),
+            limit=session.concurrency,
         )
+        if known.guessed:
+            known.guesses, known.guessed = known.guesses + 1, False
         for part, got in zip(ready, fetched, strict=True):
             if got is _REFUSED_PART:
                 pending.append(part)
             else:
                 tables.append(got)
+        # The driver that sent this list may hold it until the next operation (after the
+        # merge): emptied, it no longer keeps the parts alive while the result is built.
+        if isinstance(fetched, list):
+            fetched.clear()
     if not pending:
         return tables
     raise ResultTooLargeError(
@@ -470,28 +558,89 @@ def merge_parts(
     DecodeError
         When the rows do not add up to ``expected``.
     """
+    return _merge(list(tables), order, expected, service)
+
+
+def _release() -> None:
+    """Hand the memory Arrow's allocator holds unused back to the system.
+
+    Parts are decoded on worker threads, and memory they free stays with the allocator's
+    per-thread heaps, which the next allocation elsewhere does not reuse: without collecting it
+    after each part and each merged column, a split holds about twice the result (measured).
+    """
+    pa.default_memory_pool().release_unused()
+
+
+def _first_of_each(ids: pa.ChunkedArray) -> np.ndarray[Any, Any] | None:
+    """The rows to keep, the first of each obsid, in order; None when no obsid repeats."""
+    n = len(ids)
+    if pc.count_distinct(ids).as_py() + ids.null_count >= n:
+        return None
+    first = (
+        pa.table({"k": ids, "i": pa.array(np.arange(n))})
+        .group_by("k", use_threads=False)
+        .aggregate([("i", "min")])
+    )
+    return np.sort(first.column("i_min").to_numpy())
+
+
+def _merge(
+    tables: list[ResultTable],
+    order: Sequence[tuple[str, str]],
+    expected: int | None,
+    service: str,
+) -> pa.Table:
+    """:func:`merge_parts`, emptying ``tables`` so that the parts go as the result is built.
+
+    One copy of the rows at most: duplicates and order are settled on the key columns alone,
+    into one array of row indices, and the columns are then taken one at a time, each part's
+    column released as soon as its rows are in the result (so the peak is the result plus one
+    column, not two tables).
+    """
     kept = [t.arrow for t in tables if len(t)] or [t.arrow for t in tables[:1]]
+    tables.clear()
     table = concat_pages(kept) if kept else pa.table({})
+    del kept
+    _release()
+    rows: np.ndarray[Any, Any] | None = None  # the rows of the result, in order (None: all)
     if "obsid" in table.column_names and table.num_rows:
-        ids = table.column("obsid")
-        if pc.count_distinct(ids).as_py() + ids.null_count < table.num_rows:
-            first = (
-                pa.table({"k": ids, "i": pa.array(np.arange(table.num_rows))})
-                .group_by("k", use_threads=False)
-                .aggregate([("i", "min")])
-            )
-            keep = np.sort(first.column("i_min").to_numpy())
-            table = table.take(pa.array(keep))
-    if expected is not None and table.num_rows != expected:
+        rows = _first_of_each(table.column("obsid"))
+        _release()  # the hashing's scratch memory, on Arrow's threads
+    count = table.num_rows if rows is None else len(rows)
+    if expected is not None and count != expected:
         raise DecodeError(
-            f"{service}: the parts of the split query hold {table.num_rows} rows but the query "
+            f"{service}: the parts of the split query hold {count} rows but the query "
             f"counts {expected}; the archive changed while it ran. Run it again.",
             service=service,
         )
     keys = [(name, how) for name, how in order if name in table.column_names]
-    if keys and table.num_rows > 1:
-        table = table.sort_by(keys)
-    return table
+    if keys and count > 1:
+        keyed = pa.table({f"k{i}": table.column(name) for i, (name, _) in enumerate(keys)})
+        if rows is not None:
+            keyed = keyed.take(pa.array(rows))
+        sort_keys = [(f"k{i}", how) for i, (_, how) in enumerate(keys)]
+        ranks = pc.sort_indices(keyed, sort_keys=sort_keys).to_numpy()
+        del keyed
+        _release()
+        if rows is not None:
+            rows = rows[ranks]
+        elif not np.array_equal(ranks, np.arange(count)):
+            rows = ranks
+    if rows is None:
+        return table
+    indices = pa.array(rows)
+    schema = table.schema
+    columns = table.columns[::-1]
+    del table
+    taken = []
+    while columns:  # each column of the parts goes as soon as its rows are taken
+        # One array first (Arrow's take would otherwise join the chunks alongside the parts).
+        flat = columns.pop().combine_chunks()
+        _release()
+        taken.append(flat.take(indices))
+        del flat
+        _release()
+    return pa.Table.from_arrays(taken, schema=schema)
 
 
 def fetch_rows(
@@ -526,37 +675,61 @@ def fetch_rows(
     total: int | None = None
     if precount:
         total = yield from count_rows(source)
-    if total is None or total <= session.row_limit:
+    known = _Known()
+    retried = False
+    while total is None or total <= session.row_limit:
         try:
             table: ResultTable = yield whole
             return table
         except MastError as exc:
             refused, stated = refusal(exc)
-            if not refused:
+            if not refused and (retried or not _transient(exc)):
                 raise
             if total is None:
-                total = yield from count_rows(source)
+                try:
+                    total = yield from count_rows(source)
+                except MastError:
+                    raise exc from None  # the query's own failure says more than the count's
+            if not refused:
+                # A 503 or a garbled reply after the client's retries, which may have hidden
+                # resets over the limit: over the limit the query is split; within it, asked
+                # once more (a refusal then is one).
+                retried = True
+                continue
             if total <= 1:
                 _too_large(source, exc, stated)
+            if stated is not None:
+                known.stated = stated
+            elif not isinstance(exc, ResultTooLargeError):
+                known.guesses = 1
             learn_limit(session, total, stated)
-    return (yield from split_rows(session, source, total, whole))
+    return (yield from _split_rows(session, source, total, whole, known))
 
 
-def split_rows(session: Session, source: Source, total: int, whole: Query) -> Plan[ResultTable]:
+def split_rows(
+    session: Session, source: Source, total: int, whole: Query, *, stated: int | None = None
+) -> Plan[ResultTable]:
     """The ``total`` rows of ``source``, fetched in parts and merged (``whole`` names the
-    result's service and parameters)."""
+    result's service and parameters; ``stated``: the limit the server stated, if it did)."""
+    return (yield from _split_rows(session, source, total, whole, _Known(stated=stated)))
+
+
+def _split_rows(
+    session: Session, source: Source, total: int, whole: Query, known: _Known
+) -> Plan[ResultTable]:
     logger.info(
         "%s: %d rows are more than the server returns at once (%d); splitting",
         source.service,
         total,
         session.row_limit,
     )
-    tables = yield from _split_all(session, source, total)
-    arrow = merge_parts(tables, source.order, total, source.service)
+    tables = yield from _split_all(session, source, total, known)
+    parts, pages = len(tables), sum(t.pages for t in tables)
+    arrow = _merge(tables, source.order, total, source.service)  # empties `tables`
     return ResultTable(
         arrow,
         service=whole.service,
         params=dict(whole.params),
-        pages=sum(t.pages for t in tables),
-        metadata={"split": {"parts": len(tables), "row_limit": session.row_limit}},
+        pages=pages,
+        metadata={"split": {"parts": parts, "row_limit": session.row_limit}},
     )

@@ -2,7 +2,9 @@
 
 Both are thin facades over the plans of :mod:`mastkit.services._queries` and
 :mod:`mastkit.services.products`: each method builds a plan and hands it to its client's
-driver, so the two behave identically. Every query returns a
+driver, so the two behave identically. The many-target methods (``query_region_many``,
+``query_object_many``, ``query_targets``) come from the mixins of
+:mod:`mastkit.services._batch_facade`. Every query returns a
 :class:`~mastkit.tables.ResultTable`; an empty result is an empty table with the right columns,
 and a :class:`~mastkit.errors.NoResultsWarning`.
 """
@@ -15,16 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mastkit.errors import BadInputError, NoResultsWarning, TruncatedResultWarning
 from mastkit.services import _queries as q
-from mastkit.services._batch import (
-    BatchErrors,
-    Method,
-    Progress,
-    Target,
-    check_plan,
-    targets_from,
-    targets_plan,
-)
-from mastkit.services._names import prefetch_async, prefetch_sync
+from mastkit.services._batch_facade import AsyncBatchQueries, BatchQueries
 from mastkit.services._plan import Plan, Session, run_async, run_sync, session_for
 from mastkit.services.product_filters import filter_products
 from mastkit.services.products import DEFAULT_BATCH_SIZE, products_plan
@@ -74,7 +67,7 @@ def _configure(session: Session, row_limit: int | None) -> None:
     session.row_limit = row_limit
 
 
-class Observations:
+class Observations(BatchQueries):
     """Find CAOM observations and their data products with a :class:`~mastkit.client.Client`.
 
     Parameters
@@ -146,7 +139,9 @@ class Observations:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -208,8 +203,7 @@ class Observations:
         --------
         >>> obs.query_region("210.8 54.35", radius="5 arcmin", calib_level=3)  # doctest: +SKIP
         """
-        table = self._run(q.region_plan(self._session, coordinates, radius, criteria,
-                                        limit=limit))
+        table = self._run(q.region_plan(self._session, coordinates, radius, criteria, limit=limit))
         return _checked(table, "query_region")
 
     def query_object(
@@ -246,122 +240,17 @@ class Observations:
         >>> obs.query_criteria(obs_collection="JWST", instrument_name="NIRCAM*",
         ...                    t_min=("2023-01-01", "2023-06-30"))             # doctest: +SKIP
         """
-        table = self._run(q.criteria_plan(self._session, criteria, coordinates=coordinates,
-                                          objectname=objectname, radius=radius, limit=limit))
+        table = self._run(
+            q.criteria_plan(
+                self._session,
+                criteria,
+                coordinates=coordinates,
+                objectname=objectname,
+                radius=radius,
+                limit=limit,
+            )
+        )
         return _checked(table, "query_criteria")
-
-    # -- many targets --------------------------------------------------------------------------
-
-    def query_region_many(
-        self,
-        coordinates: Any,
-        radius: Any = None,
-        *,
-        errors: BatchErrors = "return",
-        concurrency: int | None = None,
-        progress: Progress | None = None,
-        method: Method = "auto",
-        **criteria: Any,
-    ) -> ResultTable:
-        """Observations around each of many positions, as one table.
-
-        Parameters
-        ----------
-        coordinates : sequence or array SkyCoord
-            Positions in any form :meth:`query_region` takes (strings, pairs, SkyCoords), or
-            one array :class:`~astropy.coordinates.SkyCoord`.
-        radius : Quantity, float or str, optional
-            One radius for every position (default 0.2 degrees).
-        errors : {"return", "raise"}
-            ``"return"`` (default): a target that fails is listed in
-            ``table.metadata["failures"]`` and the others are kept. ``"raise"``: once every
-            target has been tried, the first failure is raised.
-        concurrency : int, optional
-            Queries at once; default the client's ``concurrency`` (4), polite to MAST.
-        progress : callable, optional
-            ``progress(done, total)`` after each target (called from worker threads).
-        method : {"auto", "cones", "crossmatch"}
-            ``"cones"``: one cone query per distinct target. ``"crossmatch"``: the positions
-            uploaded to ``Mast.Caom.Crossmatch`` in chunks, one request per chunk (no
-            criteria; radius up to 1 degree). Both give the same table. ``"auto"`` (default)
-            uses the crossmatch without criteria, for a radius up to 1 degree and 8 or more
-            distinct targets. Names are resolved in batches through MAST's resolver either way.
-        **criteria
-            Column criteria for every query, checked once before anything is sent.
-
-        Returns
-        -------
-        ResultTable
-            ``input_index`` (position in the input list, from 0) and ``input_target`` (the
-            target as given) then the columns of :meth:`query_region`, targets in input order;
-            an observation near two targets appears once per target. A position given twice is
-            queried once. ``metadata["failures"]`` lists failed inputs (``input_index``,
-            ``input_target``, ``error``, ``error_type``); ``metadata["method"]`` says which
-            method ran.
-
-        Examples
-        --------
-        >>> found = obs.query_region_many(["210.8 54.35", (10.68, 41.27)], radius="3 arcmin")
-        ...                                                                   # doctest: +SKIP
-        >>> found.metadata["failures"]                                        # doctest: +SKIP
-        []
-        """
-        targets = targets_from(coordinates, "position")
-        return self._many(targets, radius, errors, concurrency, progress, method, criteria)
-
-    def query_object_many(
-        self,
-        names: Any,
-        radius: Any = None,
-        *,
-        errors: BatchErrors = "return",
-        concurrency: int | None = None,
-        progress: Progress | None = None,
-        method: Method = "auto",
-        **criteria: Any,
-    ) -> ResultTable:
-        """Observations around each of many named objects (each resolved, then queried).
-
-        As :meth:`query_region_many`; a name nobody knows is a failure in
-        ``metadata["failures"]`` (a :class:`~mastkit.errors.ResolverError`), and
-        ``metadata["resolved"]`` maps each resolved name to its resolution.
-
-        Examples
-        --------
-        >>> found = obs.query_object_many(["M101", "M51", "no such thing"])   # doctest: +SKIP
-        >>> [f["input_target"] for f in found.metadata["failures"]]            # doctest: +SKIP
-        ['no such thing']
-        """
-        targets = targets_from(names, "name")
-        return self._many(targets, radius, errors, concurrency, progress, method, criteria)
-
-    def query_targets(
-        self,
-        targets: Any,
-        radius: Any = None,
-        *,
-        errors: BatchErrors = "return",
-        concurrency: int | None = None,
-        progress: Progress | None = None,
-        method: Method = "auto",
-        **criteria: Any,
-    ) -> ResultTable:
-        """Observations around a mix of names and positions: strings are names, anything else
-        (pairs, SkyCoords) coordinates. Otherwise as :meth:`query_region_many`.
-        """
-        return self._many(targets_from(targets, "any"), radius, errors, concurrency, progress,
-                          method, criteria)
-
-    def _many(self, targets: list[Target], radius: Any, errors: BatchErrors,
-              concurrency: int | None, progress: Progress | None, method: Method,
-              criteria: dict[str, Any]) -> ResultTable:
-        self._run(check_plan(radius, criteria, errors, concurrency, method))
-        names = [t.name for t in targets if t.name is not None]
-        known = prefetch_sync(self.client, self._session, names, concurrency) if names else {}
-        table: ResultTable = self._run(targets_plan(
-            self._session, targets, radius, criteria, errors=errors, concurrency=concurrency,
-            progress=progress, method=method, known=known))
-        return table
 
     def query_region_count(self, coordinates: Any, radius: Any = None, **criteria: Any) -> int:
         """How many rows :meth:`query_region` would return (``COUNT_BIG(*)``)."""
@@ -382,9 +271,15 @@ class Observations:
         **criteria: Any,
     ) -> int:
         """How many rows :meth:`query_criteria` would return (no criterion: the whole archive)."""
-        count: int = self._run(q.count_criteria_plan(
-            self._session, criteria, coordinates=coordinates, objectname=objectname, radius=radius
-        ))
+        count: int = self._run(
+            q.count_criteria_plan(
+                self._session,
+                criteria,
+                coordinates=coordinates,
+                objectname=objectname,
+                radius=radius,
+            )
+        )
         return count
 
     def columns(self, which: str = "observations") -> ResultTable:
@@ -431,15 +326,16 @@ class Observations:
         --------
         >>> obs.products(obs.query_object("M101"), unique=True)               # doctest: +SKIP
         """
-        table = self._run(products_plan(self._session, observations, unique=unique,
-                                        batch_size=batch_size))
+        table = self._run(
+            products_plan(self._session, observations, unique=unique, batch_size=batch_size)
+        )
         return _checked(table, "products")
 
     filter_products = staticmethod(filter_products)
     summarize = staticmethod(summarize)
 
 
-class AsyncObservations:
+class AsyncObservations(AsyncBatchQueries):
     """The asynchronous twin of :class:`Observations`, on an :class:`~mastkit.client.AsyncClient`.
 
     Every method has the same parameters and results as its :class:`Observations` namesake and
@@ -453,9 +349,7 @@ class AsyncObservations:
     ...     products = await obs.products(found, unique=True)
     """
 
-    def __init__(
-        self, client: AsyncClient | None = None, *, row_limit: int | None = None
-    ) -> None:
+    def __init__(self, client: AsyncClient | None = None, *, row_limit: int | None = None) -> None:
         if client is None:
             from mastkit.client import AsyncClient
 
@@ -480,7 +374,9 @@ class AsyncObservations:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
@@ -504,16 +400,16 @@ class AsyncObservations:
         self, coordinates: Any, radius: Any = None, *, limit: int | None = None, **criteria: Any
     ) -> ResultTable:
         """See :meth:`Observations.query_region`."""
-        table = await self._run(q.region_plan(self._session, coordinates, radius, criteria,
-                                              limit=limit))
+        table = await self._run(
+            q.region_plan(self._session, coordinates, radius, criteria, limit=limit)
+        )
         return _checked(table, "query_region")
 
     async def query_object(
         self, name: str, radius: Any = None, *, limit: int | None = None, **criteria: Any
     ) -> ResultTable:
         """See :meth:`Observations.query_object`."""
-        table = await self._run(q.object_plan(self._session, name, radius, criteria,
-                                              limit=limit))
+        table = await self._run(q.object_plan(self._session, name, radius, criteria, limit=limit))
         return _checked(table, "query_object")
 
     async def query_criteria(
@@ -526,64 +422,30 @@ class AsyncObservations:
         **criteria: Any,
     ) -> ResultTable:
         """See :meth:`Observations.query_criteria`."""
-        table = await self._run(q.criteria_plan(self._session, criteria, coordinates=coordinates,
-                                                objectname=objectname, radius=radius,
-                                                limit=limit))
+        table = await self._run(
+            q.criteria_plan(
+                self._session,
+                criteria,
+                coordinates=coordinates,
+                objectname=objectname,
+                radius=radius,
+                limit=limit,
+            )
+        )
         return _checked(table, "query_criteria")
-
-    async def query_region_many(
-        self, coordinates: Any, radius: Any = None, *, errors: BatchErrors = "return",
-        concurrency: int | None = None, progress: Progress | None = None,
-        method: Method = "auto", **criteria: Any,
-    ) -> ResultTable:
-        """See :meth:`Observations.query_region_many`."""
-        targets = targets_from(coordinates, "position")
-        return await self._many(targets, radius, errors, concurrency, progress, method,
-                                criteria)
-
-    async def query_object_many(
-        self, names: Any, radius: Any = None, *, errors: BatchErrors = "return",
-        concurrency: int | None = None, progress: Progress | None = None,
-        method: Method = "auto", **criteria: Any,
-    ) -> ResultTable:
-        """See :meth:`Observations.query_object_many`."""
-        targets = targets_from(names, "name")
-        return await self._many(targets, radius, errors, concurrency, progress, method,
-                                criteria)
-
-    async def query_targets(
-        self, targets: Any, radius: Any = None, *, errors: BatchErrors = "return",
-        concurrency: int | None = None, progress: Progress | None = None,
-        method: Method = "auto", **criteria: Any,
-    ) -> ResultTable:
-        """See :meth:`Observations.query_targets`."""
-        return await self._many(targets_from(targets, "any"), radius, errors, concurrency,
-                                progress, method, criteria)
-
-    async def _many(self, targets: list[Target], radius: Any, errors: BatchErrors,
-                    concurrency: int | None, progress: Progress | None, method: Method,
-                    criteria: dict[str, Any]) -> ResultTable:
-        await self._run(check_plan(radius, criteria, errors, concurrency, method))
-        names = [t.name for t in targets if t.name is not None]
-        known = (await prefetch_async(self.client, self._session, names, concurrency)
-                 if names else {})
-        table: ResultTable = await self._run(targets_plan(
-            self._session, targets, radius, criteria, errors=errors, concurrency=concurrency,
-            progress=progress, method=method, known=known))
-        return table
 
     async def query_region_count(
         self, coordinates: Any, radius: Any = None, **criteria: Any
     ) -> int:
         """See :meth:`Observations.query_region_count`."""
         count: int = await self._run(
-            q.count_region_plan(self._session, coordinates, radius, criteria))
+            q.count_region_plan(self._session, coordinates, radius, criteria)
+        )
         return count
 
     async def query_object_count(self, name: str, radius: Any = None, **criteria: Any) -> int:
         """See :meth:`Observations.query_object_count`."""
-        count: int = await self._run(
-            q.count_object_plan(self._session, name, radius, criteria))
+        count: int = await self._run(q.count_object_plan(self._session, name, radius, criteria))
         return count
 
     async def query_criteria_count(
@@ -595,9 +457,15 @@ class AsyncObservations:
         **criteria: Any,
     ) -> int:
         """See :meth:`Observations.query_criteria_count`."""
-        count: int = await self._run(q.count_criteria_plan(
-            self._session, criteria, coordinates=coordinates, objectname=objectname, radius=radius
-        ))
+        count: int = await self._run(
+            q.count_criteria_plan(
+                self._session,
+                criteria,
+                coordinates=coordinates,
+                objectname=objectname,
+                radius=radius,
+            )
+        )
         return count
 
     async def columns(self, which: str = "observations") -> ResultTable:
@@ -617,10 +485,10 @@ class AsyncObservations:
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> ResultTable:
         """See :meth:`Observations.products`."""
-        table = await self._run(products_plan(self._session, observations, unique=unique,
-                                              batch_size=batch_size))
+        table = await self._run(
+            products_plan(self._session, observations, unique=unique, batch_size=batch_size)
+        )
         return _checked(table, "products")
 
     filter_products = staticmethod(filter_products)
     summarize = staticmethod(summarize)
-

@@ -9,10 +9,14 @@ per resolver that knows the name (mast-protocol.md 1.4). :func:`pick_entry` choo
   the name is reported unresolved instead;
 * for any other name, the first entry (the resolver MAST trusts most for it).
 
-Resolutions are cached per client instance (successes only). :meth:`Resolver.resolve_many`
-resolves a batch in few requests (30 names per request to MAST's SANTA resolver, several at
-once, bounded by the client's ``concurrency``; see :mod:`mastkit.services._names`), falls back
-to ``Mast.Name.Lookup`` per name for what SANTA cannot answer, and reports per-name
+Resolutions are cached per client instance (successes only), and, when the client has an
+on-disk result cache, on disk as the ``Mast.Name.Lookup`` reply of each name (answers that no
+object has the name included). :meth:`Resolver.resolve_many` answers what the disk cache holds
+from it, resolves the rest in few requests (30 names per request to MAST's SANTA resolver,
+several at once, bounded by the client's ``concurrency``; see :mod:`mastkit.services._names`),
+and stores each name's answer under the very entry a single ``resolve`` reads, so either route
+gives the same :class:`Resolution`. It falls back to ``Mast.Name.Lookup`` per name for what
+SANTA cannot answer, and reports per-name
 failures *in* its results (``Resolution.error``) rather than losing the others; pass
 ``errors="raise"`` to get a :class:`ResolveManyError` (a :class:`~mastkit.errors.ResolverError`)
 at the end instead, which still carries every result.
@@ -298,6 +302,17 @@ def _cache_key(name: str) -> tuple[str, ...]:
     return ("name", name.lower())
 
 
+def lookup_params(cleaned: str) -> dict[str, Any]:
+    """The ``Mast.Name.Lookup`` params for a cleaned name (also the name's on-disk cache key)."""
+    return {"input": cleaned, "format": "json"}
+
+
+def reply_entries(reply: Any) -> list[Any]:
+    """The ``resolvedCoordinate`` entries of a ``Mast.Name.Lookup`` reply (``[]`` if none)."""
+    entries = reply.extra.get("resolvedCoordinate") or []
+    return entries if isinstance(entries, list) else []
+
+
 def resolve_plan(session: Session, name: str) -> Plan[Resolution]:
     """Resolve one name (cache first), raising :class:`ResolverError` if it cannot be."""
     cleaned = _clean(name)
@@ -306,11 +321,8 @@ def resolve_plan(session: Session, name: str) -> Plan[Resolution]:
     if cached is not None:
         logger.debug("resolved %r from the cache", name)
         return cached if cached.name == name else _renamed(cached, name)
-    reply = yield Invoke(NAME_LOOKUP, {"input": cleaned, "format": "json"})
-    entries = reply.extra.get("resolvedCoordinate") or []
-    if not isinstance(entries, list):
-        entries = []
-    resolution = resolution_from_entry(name, pick_entry(cleaned, entries))
+    reply = yield Invoke(NAME_LOOKUP, lookup_params(cleaned))
+    resolution = resolution_from_entry(name, pick_entry(cleaned, reply_entries(reply)))
     session.names[key] = resolution
     return resolution
 
