@@ -15,11 +15,10 @@ catalogues users add to it.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mastkit.services import _catalog_queries as cq
-from mastkit.services._plan import Plan, run_async, run_sync, session_for
+from mastkit.services._facade import AsyncFacade, SyncFacade
 from mastkit.services.crossmatch import DEFAULT_CHUNK_SIZE, crossmatch_plan
 from mastkit.services.observations import _checked
 from mastkit.tables import ResultTable
@@ -27,12 +26,11 @@ from mastkit.tables import ResultTable
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterable
 
-    from mastkit.client import AsyncClient, Client
 
 __all__ = ["AsyncCatalogs", "Catalogs"]
 
 
-class Catalogs:
+class Catalogs(SyncFacade):
     """Query MAST catalogues (TIC, Gaia, Hipparcos, ...) and crossmatch tables against them.
 
     Parameters
@@ -59,39 +57,6 @@ class Catalogs:
     >>> cat.query_object("TIC", "M67", radius="5 arcmin", Tmag="<12")        # doctest: +SKIP
     >>> cat.crossmatch(my_table, catalog="TIC", radius="3 arcsec")           # doctest: +SKIP
     """
-
-    def __init__(self, client: Client | None = None) -> None:
-        if client is None:
-            from mastkit.client import Client
-
-            client = Client()
-            self._owns_client = True
-        else:
-            self._owns_client = False
-        self.client = client
-        self._session = session_for(client)
-
-    def __repr__(self) -> str:
-        return f"Catalogs({self.client!r})"
-
-    def close(self) -> None:
-        """Close the client if this object created it."""
-        if self._owns_client:
-            self.client.close()
-
-    def __enter__(self) -> Catalogs:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _run(self, plan: Plan[Any]) -> Any:
-        return run_sync(self.client, plan)
 
     def query_region(
         self, catalog: str, coordinates: Any, radius: Any = None, **criteria: Any
@@ -301,7 +266,7 @@ class Catalogs:
         return _checked(result, "crossmatch")
 
 
-class AsyncCatalogs:
+class AsyncCatalogs(AsyncFacade):
     """The asynchronous twin of :class:`Catalogs`, on an :class:`~mastkit.client.AsyncClient`.
 
     Every method has the same parameters and results as its :class:`Catalogs` namesake and is
@@ -313,39 +278,6 @@ class AsyncCatalogs:
     ...     cat = AsyncCatalogs(client)
     ...     stars = await cat.query_region("TIC", "210.8 54.35", radius="2 arcmin")
     """
-
-    def __init__(self, client: AsyncClient | None = None) -> None:
-        if client is None:
-            from mastkit.client import AsyncClient
-
-            client = AsyncClient()
-            self._owns_client = True
-        else:
-            self._owns_client = False
-        self.client = client
-        self._session = session_for(client)
-
-    def __repr__(self) -> str:
-        return f"AsyncCatalogs({self.client!r})"
-
-    async def aclose(self) -> None:
-        """Close the client if this object created it."""
-        if self._owns_client:
-            await self.client.aclose()
-
-    async def __aenter__(self) -> AsyncCatalogs:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def _run(self, plan: Plan[Any]) -> Any:
-        return await run_async(self.client, plan)
 
     async def query_region(
         self, catalog: str, coordinates: Any, radius: Any = None, **criteria: Any

@@ -12,13 +12,13 @@ and a :class:`~mastkit.errors.NoResultsWarning`.
 from __future__ import annotations
 
 import warnings
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from mastkit.errors import BadInputError, NoResultsWarning, TruncatedResultWarning
 from mastkit.services import _queries as q
 from mastkit.services._batch_facade import AsyncBatchQueries, BatchQueries
-from mastkit.services._plan import Plan, Session, run_async, run_sync, session_for
+from mastkit.services._facade import AsyncFacade, SyncFacade
+from mastkit.services._plan import Session
 from mastkit.services.product_filters import filter_products
 from mastkit.services.products import DEFAULT_BATCH_SIZE, products_plan
 from mastkit.services.resolver import (
@@ -67,7 +67,7 @@ def _configure(session: Session, row_limit: int | None) -> None:
     session.row_limit = row_limit
 
 
-class Observations(BatchQueries):
+class Observations(BatchQueries, SyncFacade):
     """Find CAOM observations and their data products with a :class:`~mastkit.client.Client`.
 
     Parameters
@@ -115,41 +115,9 @@ class Observations(BatchQueries):
     """
 
     def __init__(self, client: Client | None = None, *, row_limit: int | None = None) -> None:
-        if client is None:
-            from mastkit.client import Client
-
-            client = Client()
-            self._owns_client = True
-        else:
-            self._owns_client = False
-        self.client = client
-        self.resolver = Resolver(client)
-        self._session = session_for(client)
+        super().__init__(client)
+        self.resolver = Resolver(self.client)
         _configure(self._session, row_limit)
-
-    def __repr__(self) -> str:
-        return f"Observations({self.client!r})"
-
-    def close(self) -> None:
-        """Close the client if this object created it."""
-        if self._owns_client:
-            self.client.close()
-
-    def __enter__(self) -> Observations:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _run(self, plan: Plan[Any]) -> Any:
-        return run_sync(self.client, plan)
-
-    # -- names ---------------------------------------------------------------------------------
 
     def resolve(self, name: str) -> Resolution:
         """Resolve an object name to coordinates; see :meth:`Resolver.resolve`."""
@@ -335,7 +303,7 @@ class Observations(BatchQueries):
     summarize = staticmethod(summarize)
 
 
-class AsyncObservations(AsyncBatchQueries):
+class AsyncObservations(AsyncBatchQueries, AsyncFacade):
     """The asynchronous twin of :class:`Observations`, on an :class:`~mastkit.client.AsyncClient`.
 
     Every method has the same parameters and results as its :class:`Observations` namesake and
@@ -349,40 +317,12 @@ class AsyncObservations(AsyncBatchQueries):
     ...     products = await obs.products(found, unique=True)
     """
 
-    def __init__(self, client: AsyncClient | None = None, *, row_limit: int | None = None) -> None:
-        if client is None:
-            from mastkit.client import AsyncClient
-
-            client = AsyncClient()
-            self._owns_client = True
-        else:
-            self._owns_client = False
-        self.client = client
-        self.resolver = AsyncResolver(client)
-        self._session = session_for(client)
-        _configure(self._session, row_limit)
-
-    def __repr__(self) -> str:
-        return f"AsyncObservations({self.client!r})"
-
-    async def aclose(self) -> None:
-        """Close the client if this object created it."""
-        if self._owns_client:
-            await self.client.aclose()
-
-    async def __aenter__(self) -> AsyncObservations:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+    def __init__(
+        self, client: AsyncClient | None = None, *, row_limit: int | None = None
     ) -> None:
-        await self.aclose()
-
-    async def _run(self, plan: Plan[Any]) -> Any:
-        return await run_async(self.client, plan)
+        super().__init__(client)
+        self.resolver = AsyncResolver(self.client)
+        _configure(self._session, row_limit)
 
     async def resolve(self, name: str) -> Resolution:
         """See :meth:`Observations.resolve`."""
