@@ -419,12 +419,14 @@ def _timed_child(command: list[str]) -> dict[str, Any]:
 
     def watch() -> None:
         status = Path(f"/proc/{process.pid}/status")
-        while not done.wait(0.01):
+        while True:  # read first, then wait: a short child may be gone after one interval
             try:
                 for line in status.read_text().splitlines():
                     if line.startswith("VmHWM:"):
                         peak[0] = max(peak[0], int(line.split()[1]) / 1024)
             except (OSError, ValueError):
+                return
+            if done.wait(0.01):
                 return
 
     watcher = threading.Thread(target=watch, daemon=True)

@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpcore
 import httpx
@@ -148,3 +149,21 @@ class Run:
             written = write_manifest(table, self.root)
             table.metadata["manifest_file"] = str(written) if written else None
         return table
+
+
+def http_settings(token: str | None, server: str | None, opts: DownloadOptions) -> dict[str, Any]:
+    """Keyword arguments of the httpx client a download creates for itself (sync or async).
+
+    The token goes only to ``server`` (:class:`~mastkit.client.auth.MastToken`), redirects are
+    not followed (a redirect to another host must not carry it), and the pool holds one
+    keep-alive connection per concurrent file.
+    """
+    from mastkit.client.auth import MastToken
+
+    return {
+        "auth": MastToken(token, server) if token and server else None,
+        "limits": httpx.Limits(
+            max_connections=opts.concurrency * 2, max_keepalive_connections=opts.concurrency
+        ),
+        "follow_redirects": False,
+    }

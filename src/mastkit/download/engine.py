@@ -18,9 +18,8 @@ from typing import Any
 import httpx
 
 from mastkit.client import AsyncClient
-from mastkit.client.auth import MastToken
 from mastkit.download._body import aiter_body
-from mastkit.download._run import Run, classify
+from mastkit.download._run import Run, classify, http_settings
 from mastkit.download._transfer import DownloadOptions, Fatal, Transfer
 from mastkit.download.plan import DownloadItem, DownloadPlan
 from mastkit.download.progress import Progress
@@ -85,11 +84,7 @@ def _http(
         return client.http, False
     if client is not None:
         return client, False
-    auth = MastToken(token, server) if token and server else None
-    limits = httpx.Limits(
-        max_connections=opts.concurrency * 2, max_keepalive_connections=opts.concurrency
-    )
-    return httpx.AsyncClient(auth=auth, limits=limits, follow_redirects=False), True
+    return httpx.AsyncClient(**http_settings(token, server, opts)), True
 
 
 async def _fetch_all(
