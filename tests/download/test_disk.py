@@ -77,7 +77,7 @@ def test_disk_full_is_a_clear_error_and_spares_the_other_files(tmp_path, mode, s
         assert "c.fits" in index and "a.fits" not in index
         # Space freed: the next run fetches the missing file and trusts the verified one.
         again = by_uri(go(mode, plan_for(srv, tmp_path, list(FILES))))
-    assert again["mast:T/a.fits"]["status"] == "COMPLETE"
+    assert again["mast:T/a.fits"]["status"] == "COMPLETE", again["mast:T/a.fits"]["message"]
     assert again["mast:T/c.fits"]["status"] == "SKIPPED"
     assert_complete(tmp_path, "a.fits", BODY)
 
@@ -97,7 +97,7 @@ def test_file_size_limit_mid_file_keeps_a_resumable_part(tmp_path):
         seen = len(srv.requests)
         again = by_uri(go("sync", plan_for(srv, tmp_path, list(FILES))))
         assert srv.requests[seen]["range"] == f"bytes={len(part)}-"
-    assert again["mast:T/a.fits"]["status"] == "COMPLETE"
+    assert again["mast:T/a.fits"]["status"] == "COMPLETE", again["mast:T/a.fits"]["message"]
     assert again["mast:T/c.fits"]["status"] == "SKIPPED"
     assert_complete(tmp_path, "a.fits", BODY)
 

@@ -111,10 +111,9 @@ def test_server_looks_a_file_up_once_and_serves_it_the_same(local, monkeypatch):
 def test_large_bodies_are_read_straight_from_the_connection(local, monkeypatch, direct):
     import asyncio
 
-    from mastkit.download import _body
+    from mastkit.client import _rawbody as _body
 
-    if direct:
-        monkeypatch.setattr(_body, "DIRECT_MIN", 0)
+    monkeypatch.setattr(_body, "DIRECT_MIN", 0 if direct else 1 << 62)
     url, products = local
     target = f"{url}/api/v0.1/Download/file?uri={products[0]['dataURI']}"
 

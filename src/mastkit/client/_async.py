@@ -16,6 +16,7 @@ import httpx
 from mastkit._settings import Settings
 from mastkit.client._base import (
     COLUMNS_CONFIG_PATH,
+    INVOKE_HEADERS,
     INVOKE_PATH,
     TRANSPORT_ERRORS,
     ClientCore,
@@ -24,6 +25,7 @@ from mastkit.client._base import (
 )
 from mastkit.client._cache_keys import Kind
 from mastkit.client._caching import Caching, CallCache, options_with_guard
+from mastkit.client._rawbody import aread_body
 from mastkit.client._results import PageDecoder, build_result, decoding, page_result
 from mastkit.client._retry import RetryPolicy, next_delay
 from mastkit.client.cache import CachedValue, ResultCache
@@ -212,16 +214,13 @@ class AsyncClient:
         url = self._core.url(INVOKE_PATH)
 
         async def once() -> MashupResponse:
-            response = await self._http.post(
-                url,
-                content=action.body,
-                headers={
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Accept": "text/plain",
-                },
-                timeout=self._core.socket_timeout(action.deadline),
-            )
-            return self._core.handle_reply(response, request)
+            timeout = self._core.socket_timeout(action.deadline)
+            async with self._http.stream(
+                "POST", url, content=action.body, headers=INVOKE_HEADERS, timeout=timeout
+            ) as response:
+                # A page of tens of MB: read off the connection, not through h11 (_rawbody).
+                body = await aread_body(response, timeout.read)
+            return self._core.handle_reply(response, request, body)
 
         return await self._retrying(once, request, url, action.deadline)
 

@@ -25,6 +25,7 @@ from mastkit.protocol.status import error_for_http
 
 __all__ = [
     "COLUMNS_CONFIG_PATH",
+    "INVOKE_HEADERS",
     "INVOKE_PATH",
     "TRANSPORT_ERRORS",
     "ClientCore",
@@ -34,6 +35,8 @@ __all__ = [
 logger = logging.getLogger("mastkit.client")
 
 INVOKE_PATH = "/api/v0/invoke"
+#: Headers of every invoke request (the form-encoded ``request=`` body, as astroquery sends).
+INVOKE_HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"}
 COLUMNS_CONFIG_PATH = "/portal/Mashup/Mashup.asmx/columnsconfig"
 _REQUEST_KEYS = frozenset(
     {
@@ -209,20 +212,25 @@ class ClientCore:
             raise error
 
     def handle_reply(
-        self, response: httpx.Response, request: MashupRequest | None
+        self, response: httpx.Response, request: MashupRequest | None, body: bytes | None = None
     ) -> MashupResponse:
-        """Map an HTTP reply to a decoded :class:`MashupResponse` or raise the right error."""
+        """Map an HTTP reply to a decoded :class:`MashupResponse` or raise the right error.
+
+        ``body``: the reply's body when it was read from a streamed response (else
+        ``response.content``).
+        """
+        content = response.content if body is None else body
         error = error_for_http(
             response.status_code,
             headers=response.headers,
-            body=response.content,
+            body=content,
             url=str(response.url),
             request=request,
         )
         if error is not None:
             raise error
         try:
-            return decode_response(response.content, request.format if request else "json")
+            return decode_response(content, request.format if request else "json")
         except DecodeError as exc:
             if request is not None:
                 exc.service = request.service

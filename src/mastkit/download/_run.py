@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpcore
 import httpx
 
 from mastkit.download._transfer import (
@@ -32,10 +31,9 @@ def classify(exc: BaseException, transfer: Transfer) -> Retry | Fatal:
     """Map what an attempt raised to Retry (try again) or Fatal (report)."""
     if isinstance(exc, Retry | Fatal):
         return exc
-    # httpcore's own errors come from bodies read straight from the connection (_body.py).
-    if isinstance(exc, httpx.TimeoutException | httpcore.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException):
         return Retry(f"timed out: {type(exc).__name__}")
-    if isinstance(exc, httpx.TransportError | httpcore.NetworkError | httpcore.ProtocolError):
+    if isinstance(exc, httpx.TransportError):
         return Retry(f"connection failed: {type(exc).__name__}: {exc}")
     if isinstance(exc, OSError):
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -6,7 +6,7 @@ append, restart, retry or give up), :meth:`Transfer.write` per chunk, and
 :meth:`Transfer.finish` (fsync, verify size and SHA-256, atomic rename). The drivers only move
 bytes, sleep and bound concurrency. A large file is written and hashed behind the reads, on
 a thread of its own (:mod:`mastkit.download._writer`); its body is read straight from the
-connection (:mod:`mastkit.download._body`).
+connection (:mod:`mastkit.client._rawbody`).
 """
 
 from __future__ import annotations

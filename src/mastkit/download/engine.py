@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from mastkit.client import AsyncClient
-from mastkit.download._body import aiter_body
+from mastkit.client._rawbody import aiter_body
 from mastkit.download._run import Run, classify, http_settings
 from mastkit.download._transfer import DownloadOptions, Fatal, Transfer
 from mastkit.download.plan import DownloadItem, DownloadPlan

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from mastkit.client import Client
-from mastkit.download._body import iter_body
+from mastkit.client._rawbody import iter_body
 from mastkit.download._run import Run, classify, http_settings
 from mastkit.download._transfer import DownloadOptions, Fatal, Transfer
 from mastkit.download.engine import _options
