@@ -5,7 +5,9 @@ server (``reset_over_limit=False``) answers ERROR "Query returned more than N ro
 (mast-protocol.md 6). :func:`fetch_rows` runs a query as a plan (see
 :mod:`mastkit.services._plan`) and, when the result is too large, counts it, splits it into parts
 that each fit, fetches the parts concurrently (bounded by the session's concurrency) and merges
-them into the table an unlimited server would have returned.
+them into the table an unlimited server would have returned. What a part is (its axes, ranges
+and requests) lives in :mod:`mastkit.services._split_parts`; the merge in
+:mod:`mastkit.services._split_merge`.
 
 How a query is split
 --------------------
@@ -53,8 +55,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 from mastkit.errors import (
@@ -67,10 +68,19 @@ from mastkit.errors import (
     ServiceError,
     TransportError,
 )
-from mastkit.protocol.filters import COUNT, Filter, Range, filters_to_json
 from mastkit.protocol.status import RETRYABLE_STATUS
 from mastkit.services._plan import Gather, Operation, Plan, Query, Session
 from mastkit.services._split_merge import merge_consuming, merge_parts, release_unused
+from mastkit.services._split_parts import (
+    CAOM_ORDER,
+    Axis,
+    Part,
+    Source,
+    cone_axes,
+    count_rows,
+    count_value,
+    criteria_axes,
+)
 from mastkit.tables import ResultTable
 
 __all__ = [
@@ -91,15 +101,11 @@ __all__ = [
 
 logger = logging.getLogger("mastkit.services")
 
-#: The order of CAOM observation results (the server's: mast-protocol.md, server schema).
-CAOM_ORDER: tuple[tuple[str, str], ...] = (("obs_collection", "descending"), ("obsid", "ascending"))
 #: The server's words when it answers a refusal with ERROR instead of a reset.
 _REFUSED = re.compile(r"more than\s+([\d,]+)\s+rows", re.IGNORECASE)
 _MAX_PIECES = 16
 _MIN_PIECES = 4
 _MAX_ROUNDS = 64
-_TILES = 4  # tiles per side of a cone's box, on the first split of each sky axis
-_OBSID_MAX = 2**53  # obsids are far below; larger bounds would not survive a double
 #: Rows of all the parts fetched at once: each part's reply is held whole while it is decoded,
 #: so parts are cut to about this many rows over the session's concurrency.
 _INFLIGHT_ROWS = 100_000
@@ -181,173 +187,6 @@ def _target(session: Session) -> int:
     """The most rows a part is cut to: the row limit, or less to bound the rows in flight."""
     share = max(_MIN_PART_ROWS, _INFLIGHT_ROWS // max(1, session.concurrency))
     return max(1, min(session.row_limit, share))
-
-
-# ------------------------------------------------------------------------------ axes and parts
-
-
-@dataclass(frozen=True, slots=True)
-class Axis:
-    """A column to split on: its full range, and the cut points of its first split.
-
-    ``focus`` holds where parts *start* on the first split of this axis (the tile edges over a
-    cone, the decades of obsids); later splits cut a range into equal widths.
-    """
-
-    column: str
-    lo: float
-    hi: float
-    integer: bool = False
-    focus: tuple[float, ...] = ()
-
-    def cut(self, lo: float, hi: float, pieces: int, *, first: bool) -> list[tuple[float, float]]:
-        """Split the inclusive range ``[lo, hi]`` into contiguous inclusive ranges.
-
-        Each range ends one representable value before the next starts, so every value of
-        ``[lo, hi]`` is in exactly one range. One range back means ``[lo, hi]`` cannot be cut.
-
-        Examples
-        --------
-        >>> Axis("obsid", 0, 100, integer=True).cut(0, 100, 4, first=False)
-        [(0, 24), (25, 49), (50, 74), (75, 100)]
-        """
-        if first and self.focus:
-            candidates: Sequence[float] = self.focus
-        else:
-            step = (hi - lo) / pieces
-            candidates = [lo + step * i for i in range(1, pieces)]
-        points: list[float]
-        if self.integer:
-            lo, hi = int(lo), int(hi)
-            points = sorted({math.floor(p) for p in candidates if lo < math.floor(p) <= hi})
-        else:
-            points = sorted({float(p) for p in candidates if lo < p <= hi})
-        starts = [lo, *points]
-        ranges: list[tuple[float, float]] = []
-        for i, start in enumerate(starts):
-            if i + 1 < len(starts):
-                nxt = starts[i + 1]
-                end = nxt - 1 if self.integer else math.nextafter(nxt, -math.inf)
-            else:
-                end = hi
-            ranges.append((start, end))
-        return ranges
-
-
-def _obsid_axis() -> Axis:
-    return Axis("obsid", 0, _OBSID_MAX, integer=True, focus=tuple(10**k for k in range(1, 16)))
-
-
-def _tile_edges(lo: float, hi: float) -> list[float]:
-    """Where tiles of ``[lo, hi]`` start, the last one starting just above ``hi``."""
-    edges = [lo + (hi - lo) * i / _TILES for i in range(_TILES)]
-    return [*edges, math.nextafter(hi, math.inf)]
-
-
-def cone_axes(ra: float, dec: float, radius: float) -> tuple[Axis, ...]:
-    """Sky tiles over a cone: ``s_dec`` bands, ``s_ra`` ranges, then ``obsid``."""
-    d_lo, d_hi = max(-90.0, dec - radius), min(90.0, dec + radius)
-    dec_axis = Axis("s_dec", -90.0, 90.0, focus=tuple(_tile_edges(d_lo, d_hi)))
-    cos_dec = math.cos(math.radians(min(89.999, abs(dec) + radius)))
-    half = radius / cos_dec if cos_dec > 0 else 180.0
-    if half >= 180.0 or abs(dec) + radius >= 90.0:
-        ra_focus: tuple[float, ...] = ()  # around a pole: equal slices of the whole circle
-    else:
-        edges = _tile_edges(ra - half, ra + half)
-        ra_focus = tuple(sorted({e % 360.0 for e in edges}))
-    return dec_axis, Axis("s_ra", 0.0, 360.0, focus=ra_focus), _obsid_axis()
-
-
-def criteria_axes() -> tuple[Axis, ...]:
-    """All-sky slices: ``s_ra``, ``s_dec``, then ``obsid``."""
-    return Axis("s_ra", 0.0, 360.0), Axis("s_dec", -90.0, 90.0), _obsid_axis()
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """A piece of a query: one inclusive range per axis (None: not constrained), its row count,
-    and the axis its next split uses."""
-
-    ranges: tuple[tuple[float, float] | None, ...]
-    count: int
-    axis: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    """A CAOM query that parts are cut from: service, criteria, position, columns and order.
-
-    ``axes`` leaves out columns the criteria already constrain (their range would be ANDed with
-    the user's), keeping ``obsid`` at least.
-    """
-
-    service: str
-    filters: tuple[Filter, ...] = ()
-    position: str | None = None
-    columns: str = "*"
-    order: tuple[tuple[str, str], ...] = CAOM_ORDER
-    axes: tuple[Axis, ...] = field(default_factory=criteria_axes)
-
-    def __post_init__(self) -> None:
-        used = {f.column.lower() for f in self.filters}
-        kept = tuple(a for a in self.axes if a.column.lower() not in used)
-        object.__setattr__(self, "axes", kept or (_obsid_axis(),))
-
-    def params(self, part: Part | None = None, *, count: bool = False) -> dict[str, Any]:
-        """The request parameters of the whole query, or of ``part``; a count with ``count``."""
-        extra = []
-        if part is not None:
-            for axis, bounds in zip(self.axes, part.ranges, strict=True):
-                if bounds is not None:
-                    lo, hi = (int(b) for b in bounds) if axis.integer else bounds
-                    extra.append(Filter(axis.column, (Range(lo, hi),)))
-        params: dict[str, Any] = {
-            "columns": COUNT if count else self.columns,
-            "filters": filters_to_json([*self.filters, *extra]),
-        }
-        if self.position is not None:
-            params["position"] = self.position
-        return params
-
-    def describe(self, part: Part) -> str:
-        """The part's ranges, for messages and logs."""
-        shown = [
-            f"{a.column} {lo:g}..{hi:g}"
-            for a, r in zip(self.axes, part.ranges, strict=True)
-            if r is not None
-            for lo, hi in [r]
-        ]
-        return ", ".join(shown) or "the whole query"
-
-
-# ------------------------------------------------------------------------------ counting
-
-
-def count_value(table: ResultTable, service: str) -> int:
-    """The number in a ``COUNT_BIG(*)`` reply.
-
-    Raises
-    ------
-    DecodeError
-        When the reply does not hold one number.
-    """
-    if len(table) != 1 or not table.columns:
-        raise DecodeError(
-            f"{service}: a count reply must hold one value, got {table.shape}.", service=service
-        )
-    value = table[table.columns[0]][0].as_py()
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise DecodeError(
-            f"{service}: the count {value!r} is not a number.", service=service
-        ) from None
-
-
-def count_rows(source: Source, part: Part | None = None) -> Plan[int]:
-    """The row count of ``source`` (or of one of its parts)."""
-    table = yield Query(source.service, source.params(part, count=True))
-    return count_value(table, source.service)
 
 
 # ------------------------------------------------------------------------------ splitting
