@@ -4,11 +4,18 @@ Tables: ``objects`` and ``identifiers`` (OpenNGC), ``hipparcos`` (Hipparcos 2), 
 TIC-shaped catalogue derived from it, :mod:`mastkit.server.loaders.tic`),
 ``observations`` and ``products`` (synthetic CAOM, see :mod:`mastkit.server.demo`),
 ``product_uris`` (products by a hash of their URI, see :data:`URI_KEY`) and ``meta`` (build
-parameters and :data:`FORMAT_VERSION`).
+parameters, :data:`FORMAT_VERSION` and ``build_id``, a random id of the build).
+
+Beside the file, the product index (``<stem>.products.arrow``, see
+:mod:`mastkit.server.product_index`) answers product lists without a scan. It is written by the
+build before the archive is renamed into place and names the archive's ``build_id``, so a file
+that does not belong to the archive (a crash between the two renames, an older file) is never
+used: :class:`Archive` then answers by SQL, and :func:`ensure_archive` writes the index again.
 
 :func:`build_archive` writes a new file atomically (build in a temporary file next to the target,
 then rename), so an interrupted build never leaves a partial archive; :func:`ensure_archive`
-builds on first use and rebuilds when the format changed. :class:`Archive` opens a file
+builds on first use and rebuilds when the format changed (and rewrites a missing or
+stale product index). :class:`Archive` opens a file
 read-only and gives each thread its own DuckDB cursor.
 
 User catalogues live beside the archive file, never in it (:mod:`mastkit.server.user_catalogs`):
@@ -34,6 +41,13 @@ import pyarrow as pa
 
 from mastkit.errors import MastError
 from mastkit.server.catalogs import BUILTIN, Catalog
+from mastkit.server.product_index import (
+    IndexUnusable,
+    ProductIndex,
+    index_path,
+    read_build_id,
+    write_index,
+)
 from mastkit.server.schema import TABLES, TableSchema, get_schema
 
 __all__ = [
@@ -49,7 +63,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # bump whenever tables, columns or the generator change
+FORMAT_VERSION = 4  # bump whenever tables, columns or the generator change
 DEFAULT_OBSERVATIONS = 50_000
 _FILENAME = "mastkit-archive.duckdb"
 _ROW_GROUP = 16_384
@@ -122,6 +136,7 @@ def build_archive(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     spill = tmp.with_name(tmp.name + ".spill")
+    build_id = uuid.uuid4().hex
     started = time.perf_counter()
     try:
         con = duckdb.connect()
@@ -148,10 +163,15 @@ def build_archive(
                 "max_fp_radius.hipparcos": "0.0",
                 "built_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 "duckdb_version": duckdb.__version__,
+                "build_id": build_id,
             }
             con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             con.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
             con.execute("CHECKPOINT")
+            # Before the archive takes its name: a crash in between pairs the old archive with
+            # the new index, whose build id then differs (ignored, and written again).
+            if not write_index(con, index_path(path), build_id):
+                log.warning("products are not stored by observation: no product index")
         finally:
             con.close()
         os.replace(tmp, path)
@@ -209,12 +229,36 @@ def ensure_archive(
         and (observations is None or meta.get("observations") == str(observations))
         and (seed is None or meta.get("seed") == str(seed))
     ):
+        _ensure_index(target, meta)
         return target
     return build_archive(
         target,
         observations=DEFAULT_OBSERVATIONS if observations is None else observations,
         seed=0 if seed is None else seed,
     )
+
+
+def _ensure_index(path: Path, meta: Mapping[str, str]) -> None:
+    """Write the product index of the archive at ``path`` again if it is missing or stale.
+
+    A failure is logged, not raised: without its index the archive still answers, by SQL.
+    """
+    build_id = meta.get("build_id")
+    target = index_path(path)
+    if not build_id or read_build_id(target) == build_id:
+        return
+    log.info("writing the product index of %s", path)
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            con.execute("SET enable_progress_bar = false")
+            if not write_index(con, target, build_id):
+                log.warning("products of %s are not stored by observation: no product index",
+                            path)
+        finally:
+            con.close()
+    except (duckdb.Error, OSError, pa.ArrowException) as exc:
+        log.warning("cannot write the product index of %s: %s", path, exc)
 
 
 class _Cursor:
@@ -268,6 +312,9 @@ class Archive:
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._index: ProductIndex | None = None
+        self._index_checked = False
         self.meta: dict[str, str] = dict(connection.sql("SELECT key, value FROM meta").fetchall())
         self._tables = {r[0] for r in connection.sql("SHOW TABLES").fetchall()}
         self._columns: dict[str, frozenset[str]] = {}
@@ -382,6 +429,36 @@ class Archive:
         """Column metadata of ``table`` (see :mod:`mastkit.server.schema`)."""
         return get_schema(table)
 
+    def product_index(self) -> ProductIndex | None:
+        """The memory-mapped product index, or None when the archive has none it can trust.
+
+        Opened on first use (the file's footer and its ``obsID`` pages only) and checked
+        against this archive: its build, columns, types and row count (see
+        :meth:`mastkit.server.product_index.ProductIndex.open`). None means: answer by SQL.
+        """
+        if self._index_checked:
+            return self._index
+        with self._index_lock:
+            if not self._index_checked:
+                self._index = self._open_index()
+                self._index_checked = True
+        return self._index
+
+    def _open_index(self) -> ProductIndex | None:
+        from mastkit.server.schema import PRODUCTS
+
+        build_id = self.meta.get("build_id")
+        if not build_id or "products" not in self._tables:
+            return None
+        columns = ", ".join(f'"{n}"' for n in PRODUCTS.names)
+        expected = self.execute(f"SELECT {columns} FROM products WHERE false").schema
+        rows = self.execute("SELECT count(*) FROM products").column(0)[0].as_py()
+        try:
+            return ProductIndex.open(index_path(self.path), build_id, expected, rows)
+        except IndexUnusable as exc:
+            log.warning("product lists are answered by SQL (slower): %s", exc)
+            return None
+
     def max_footprint_radius(self, table: str) -> float:
         """Largest footprint radius (deg) in ``table``; cone searches widen by it."""
         return float(self.meta.get(f"max_fp_radius.{table}", "0.0"))
@@ -393,6 +470,8 @@ class Archive:
                 with contextlib.suppress(duckdb.Error):
                     cursor.close()
             self._cursors.clear()
+            with self._index_lock:
+                self._index, self._index_checked = None, True
             if self._con is not None:
                 self._con.close()
                 self._con = None

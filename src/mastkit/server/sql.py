@@ -385,6 +385,10 @@ def _page(archive: Archive, table: str, cols: str, names: list[str], where: str,
 def products_for(archive: Archive, obsids: Sequence[int], columns: str = "*") -> pa.Table:
     """The products of observations ``obsids`` (``Mast.Caom.Products``), in canonical order.
 
+    Answered from the archive's memory-mapped product index when it has one it can trust
+    (:meth:`Archive.product_index`, cost O(ids · log rows + result)), else by SQL (cost of a
+    scan of the products table); both give the same table.
+
     Parameters
     ----------
     archive : Archive
@@ -397,8 +401,18 @@ def products_for(archive: Archive, obsids: Sequence[int], columns: str = "*") ->
     pyarrow.Table
     """
     projection = compile_columns(PRODUCTS, columns)
+    index = None if projection.count else archive.product_index()
+    if index is not None:
+        # An id outside BIGINT matches no product (obsID is a BIGINT).
+        keys = [k for k in {int(i) for i in obsids} if -(2**63) <= k < 2**63]
+        return index.lookup(np.unique(np.array(keys, dtype=np.int64)), projection.names)
+    return _products_sql(archive, obsids, projection.names)
+
+
+def _products_sql(archive: Archive, obsids: Sequence[int], names: Sequence[str]) -> pa.Table:
+    """:func:`products_for` by SQL: the reference the product index must agree with."""
     ids = sorted({int(i) for i in obsids})
-    cols = ", ".join(f'p."{n}"' for n in projection.names)
+    cols = ", ".join(f'p."{n}"' for n in names)
     if not ids:
         return archive.execute(f"SELECT {cols} FROM products p WHERE false")
     if len(ids) == 1:
