@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 HPX_ORDER = 16  # stored _hpx resolution: nside 65536, pixels of about 3 arcsec
+#: The cover's margin, in pixel sizes (see :func:`hpx_ranges`).
+_PAD = 1.5
 _BASE_RES = 58.6  # degrees: the side of an order-0 HEALPix pixel
 _GAP = 8  # coarse pixels: ranges closer than this are scanned as one (fewer OR terms)
 
@@ -83,8 +85,12 @@ def hpx_ranges(ra: float, dec: float, radius: float, *, max_terms: int = 8
     if radius >= 90.0:
         return [(0, 12 * 4**HPX_ORDER - 1)]
     level = int(np.clip(math.floor(math.log2(_BASE_RES / max(radius, 1e-6))), 0, HPX_ORDER))
+    # astropy-healpix's cone search can leave out a pixel the disc only grazes (found for a
+    # 0.36" disc across the edge of a 3" pixel); searching a pixel's size further covers every
+    # pixel the disc touches. Extra pixels only cost a few more candidates, checked exactly.
+    reach = min(radius + _PAD * _BASE_RES / 2**level, 180.0)
     pixels = np.unique(np.asarray(healpix_cone_search(
-        ra * u.deg, dec * u.deg, radius * u.deg, nside=2**level, order="nested"), dtype=np.int64))
+        ra * u.deg, dec * u.deg, reach * u.deg, nside=2**level, order="nested"), dtype=np.int64))
     while True:
         breaks = np.flatnonzero(np.diff(pixels) > _GAP)
         starts = np.concatenate([pixels[:1], pixels[breaks + 1]])
