@@ -45,7 +45,7 @@ class PageDecoder:
         """Start decoding ``response`` if it is a complete page of a table reply."""
         if request.page is None or response.status != "COMPLETE":
             return
-        if not (response.data_raw or response.body):
+        if not _has_table_data(response):
             return
         with self._lock:
             if self._closed or id(response) in self._pending:
@@ -117,11 +117,16 @@ def decoding(flow: Flow[Any], decoder: PageDecoder) -> Flow[Any]:
         flow.close()
 
 
+def _has_table_data(response: MashupResponse) -> bool:
+    """Whether a reply carries table data (without copying a json reply's rows out)."""
+    return response.data_rows is not None or bool(response.data_raw or response.body)
+
+
 def _check_table_reply(request: MashupRequest, response: MashupResponse) -> None:
     if (
         request.format in ("json", "extjs")
         and not response.fields
-        and not response.data_raw
+        and not _has_table_data(response)
         and response.status != "COMPLETE"
     ):
         raise DecodeError(

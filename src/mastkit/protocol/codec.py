@@ -17,7 +17,14 @@ from urllib.parse import quote, unquote_plus
 import msgspec
 
 from mastkit.errors import BadInputError, DecodeError, RequestDecodeError
-from mastkit.protocol.envelopes import FORMATS, Field, MashupRequest, MashupResponse, Paging
+from mastkit.protocol.envelopes import (
+    FORMATS,
+    DataRows,
+    Field,
+    MashupRequest,
+    MashupResponse,
+    Paging,
+)
 
 __all__ = [
     "decode_columns_config",
@@ -339,8 +346,9 @@ def _decode_paging(value: Any) -> Paging | None:
 def decode_response(body: bytes, format: str = "json") -> MashupResponse:
     """Decode a reply body.
 
-    The top level is scanned once; ``data`` is kept as raw bytes for the table decoders, so a
-    large table is never parsed into Python objects here.
+    The body is scanned once; ``data`` is kept encoded for the table decoders, so a large table
+    is never parsed into Python objects here. A json table reply keeps its rows as slices of
+    ``body`` (:attr:`MashupResponse.data_rows`) and copies nothing.
 
     Parameters
     ----------
@@ -359,6 +367,10 @@ def decode_response(body: bytes, format: str = "json") -> MashupResponse:
         raise DecodeError("The server sent an empty reply where a MAST reply was expected.")
     if format in ("csv", "votable") and not body.lstrip().startswith(b"{"):
         return MashupResponse(status="COMPLETE", format=format, body=body)
+    if format == "json":
+        split = _decode_split(body)
+        if split is not None:
+            return split
     try:
         top = _RawMap.decode(body)
     except msgspec.DecodeError as exc:
@@ -373,27 +385,94 @@ def decode_response(body: bytes, format: str = "json") -> MashupResponse:
             ) from exc
         raise DecodeError(f"The server's reply is not MAST JSON ({exc}): {_excerpt(body)}") from exc
     status_raw = top.pop("status", None)
+    msg_raw = top.pop("msg", None)
+    fields_raw = top.pop("fields", None)
+    paging_raw = top.pop("paging", None)
+    data_raw = top.pop("data", None)
+    return _response(
+        status_raw,
+        msg_raw,
+        fields_raw,
+        paging_raw,
+        top,
+        format="extjs" if format == "extjs" else "json",
+        data_raw=bytes(data_raw) if data_raw is not None else b"",
+    )
+
+
+class _TableReply(msgspec.Struct, forbid_unknown_fields=True):
+    """The envelope of a table reply, ``data`` split into its rows (see :func:`_decode_split`)."""
+
+    status: msgspec.Raw = msgspec.Raw(b"")
+    msg: msgspec.Raw = msgspec.Raw(b"")
+    data: list[msgspec.Raw] | msgspec.UnsetType = msgspec.UNSET
+    fields: msgspec.Raw = msgspec.Raw(b"")
+    paging: msgspec.Raw = msgspec.Raw(b"")
+
+
+_TABLE_REPLY = msgspec.json.Decoder(_TableReply)
+
+
+def _present(raw: msgspec.Raw) -> msgspec.Raw | None:
+    return raw if len(raw) else None
+
+
+def _decode_split(body: bytes) -> MashupResponse | None:
+    """Decode a json table reply in one scan, its rows left in place, or None if it is not one.
+
+    The rows of ``data`` come out as slices of ``body`` (the table decoder reads them where they
+    are), so a page of data is scanned once and never copied. Anything else (malformed JSON,
+    keys other than the five of a table reply, ``data`` empty or not an array) gives None, and
+    the general decoder deals with it: errors are reported as that decoder reports them.
+    """
+    try:
+        reply = _TABLE_REPLY.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(reply.data, msgspec.UnsetType) or not reply.data:
+        return None
+    return _response(
+        _present(reply.status),
+        _present(reply.msg),
+        _present(reply.fields),
+        _present(reply.paging),
+        {},
+        format="json",
+        data_raw=None,
+        data_rows=DataRows(body, reply.data),
+    )
+
+
+def _response(
+    status_raw: msgspec.Raw | None,
+    msg_raw: msgspec.Raw | None,
+    fields_raw: msgspec.Raw | None,
+    paging_raw: msgspec.Raw | None,
+    others: Mapping[str, msgspec.Raw],
+    *,
+    format: str,
+    data_raw: bytes | None,
+    data_rows: DataRows | None = None,
+) -> MashupResponse:
+    """The reply from its top-level values, each checked the same way whichever decoder ran."""
     status = _decode_small(status_raw, "status") if status_raw is not None else ""
     if status is None:
         status = ""
     if not isinstance(status, str):
         raise DecodeError(f"The reply's status is not a string: {status!r}")
-    msg_raw = top.pop("msg", None)
     msg = _decode_small(msg_raw, "msg") if msg_raw is not None else ""
-    fields_raw = top.pop("fields", None)
-    paging_raw = top.pop("paging", None)
-    data_raw = top.pop("data", None)
     fields = _decode_fields(_decode_small(fields_raw, "fields")) if fields_raw is not None else ()
     paging = _decode_paging(_decode_small(paging_raw, "paging")) if paging_raw is not None else None
-    extra = {key: _decode_small(raw, key) for key, raw in top.items()}
+    extra = {key: _decode_small(raw, key) for key, raw in others.items()}
     return MashupResponse(
         status=status,
         msg="" if msg is None else str(msg),
         fields=fields,
         paging=paging,
-        data_raw=bytes(data_raw) if data_raw is not None else b"",
-        format="extjs" if format == "extjs" else "json",
+        data_raw=data_raw,
+        format=format,
         extra=extra,
+        data_rows=data_rows,
     )
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -20,6 +20,7 @@ from mastkit.errors import BadInputError
 
 __all__ = [
     "FORMATS",
+    "DataRows",
     "Field",
     "MashupRequest",
     "MashupResponse",
@@ -158,9 +159,40 @@ class Paging:
         }
 
 
-@dataclass(frozen=True, slots=True)
+class DataRows:
+    """The rows of a json reply's ``data`` array, as the envelope decoder split them.
+
+    Each row is a :class:`msgspec.Raw` slice of ``body``, the reply's HTTP body: nothing is
+    copied. The table decoders read the rows in place; :meth:`array` gives the array's JSON text.
+
+    Attributes
+    ----------
+    body : bytes
+        The whole reply body the rows are slices of.
+    rows : list of msgspec.Raw
+        The array's elements, in order (at least one).
+    """
+
+    __slots__ = ("body", "rows")
+
+    def __init__(self, body: bytes, rows: list[msgspec.Raw]) -> None:
+        self.body = body
+        self.rows = rows
+
+    def array(self) -> bytes:
+        """The JSON text of the whole ``data`` array (a copy, found by a second scan)."""
+        return bytes(_RAW_MAP.decode(self.body)["data"])
+
+
+_RAW_MAP: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
 class MashupResponse:
     """A decoded MAST reply.
+
+    Immutable. A json reply decoded by :func:`~mastkit.protocol.decode_response` keeps its
+    ``data`` as row slices of the body (:attr:`data_rows`); :attr:`data_raw` is then copied out
+    of the body on first use only.
 
     Attributes
     ----------
@@ -181,16 +213,113 @@ class MashupResponse:
         ``statusList`` of bundle replies, ``percent complete``, ...
     body : bytes
         The whole body for formats without an envelope (csv, votable).
+    data_rows : DataRows or None
+        ``data``'s rows as slices of the body, when the decoder split them (a non-empty array
+        in a json reply); the table decoders use them rather than :attr:`data_raw`.
     """
 
+    __slots__ = (
+        "_data_raw",
+        "body",
+        "data_rows",
+        "extra",
+        "fields",
+        "format",
+        "msg",
+        "paging",
+        "status",
+    )
+
     status: str
-    msg: str = ""
-    fields: tuple[Field, ...] = ()
-    paging: Paging | None = None
-    data_raw: bytes = b""
-    format: str = "json"
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    body: bytes = b""
+    msg: str
+    fields: tuple[Field, ...]
+    paging: Paging | None
+    format: str
+    extra: Mapping[str, Any]
+    body: bytes
+    data_rows: DataRows | None
+    _data_raw: bytes | None
+
+    def __init__(
+        self,
+        status: str,
+        msg: str = "",
+        fields: tuple[Field, ...] = (),
+        paging: Paging | None = None,
+        data_raw: bytes | None = b"",
+        format: str = "json",
+        extra: Mapping[str, Any] | None = None,
+        body: bytes = b"",
+        *,
+        data_rows: DataRows | None = None,
+    ) -> None:
+        if data_raw is None and data_rows is None:
+            data_raw = b""
+        values = {
+            "status": status,
+            "msg": msg,
+            "fields": fields,
+            "paging": paging,
+            "format": format,
+            "extra": {} if extra is None else extra,
+            "body": body,
+            "data_rows": data_rows,
+            # None: copied out of data_rows' body on first use.
+            "_data_raw": data_raw,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def data_raw(self) -> bytes:
+        """The still-encoded JSON of ``data`` (``b""`` when absent)."""
+        raw: bytes | None = self._data_raw
+        if raw is None:
+            assert self.data_rows is not None
+            raw = self.data_rows.array()
+            object.__setattr__(self, "_data_raw", raw)
+        return raw
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.status,
+            self.msg,
+            self.fields,
+            self.paging,
+            self.data_raw,
+            self.format,
+            self.extra,
+            self.body,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, MashupResponse)
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable mappings inside
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (MashupResponse, (*self._key()[:6], dict(self.extra), self.body))
+
+    def __repr__(self) -> str:
+        data = (
+            f"<{len(self.data_rows.rows)} rows>"
+            if self._data_raw is None and self.data_rows is not None
+            else _short(self._data_raw or b"")
+        )
+        return (
+            f"MashupResponse(status={self.status!r}, msg={self.msg!r}, fields={self.fields!r}, "
+            f"paging={self.paging!r}, data_raw={data}, format={self.format!r}, "
+            f"extra={self.extra!r}, body={_short(self.body)})"
+        )
 
     @property
     def is_executing(self) -> bool:
@@ -208,3 +337,10 @@ class MashupResponse:
         if not self.data_raw:
             return None
         return msgspec.json.decode(self.data_raw)
+
+
+def _short(raw: bytes, limit: int = 60) -> str:
+    """A repr of ``raw`` cut to ``limit`` bytes (a page of data is megabytes)."""
+    if len(raw) <= limit:
+        return repr(raw)
+    return f"{raw[:limit]!r}... ({len(raw)} bytes)"

@@ -216,6 +216,8 @@ def columns_config(archive: Any, config_id: str) -> dict[str, Any]:
 
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 _OBSID = re.compile(r"^\s*[-+]?\d+\s*$")
+#: A comma-separated list of obsids, parts blank or ``_OBSID``: the whole list in one match.
+_OBSID_LIST = re.compile(r"\s*(?:[-+]?\d+\s*)?(?:,\s*(?:[-+]?\d+\s*)?)*")
 #: Columns whose values facet ``Mast.Caom.All`` (``histObj``); astroquery reads obs_collection.
 _FACETS = ("obs_collection", "dataproduct_type", "intentType")
 
@@ -345,6 +347,10 @@ def _obsids(value: Any) -> list[int]:
     if isinstance(value, list):
         items: list[Any] = value
     elif isinstance(value, str):
+        if _OBSID_LIST.fullmatch(value):  # the usual form: checked in one pass, not per id
+            ids = [int(part) for part in value.split(",") if part.strip()]
+            if all(-(2**63) <= number < 2**63 for number in ids):
+                return ids
         items = [part for part in value.split(",") if part.strip()]
     else:
         raise ServiceFailure("Error converting data type varchar to bigint.")

@@ -1,7 +1,8 @@
 """Listing the data products of observations (``Mast.Caom.Products``).
 
-:func:`products_plan` lists the products of many observations in batches of obsids (500 by
-default, in increasing obsid order, the server's order of a product list) fetched concurrently,
+:func:`products_plan` lists the products of many observations in batches of obsids (1,000 by
+default, MAST's own batch for mission product lists; in increasing obsid order, the server's
+order of a product list) fetched concurrently,
 optionally without duplicate files (the same ``dataURI`` under several observations, common for
 JWST). A batch the server refuses as too large (MAST resets the connection past about 500,000
 rows) is halved until its halves fit, and later batches on the same client start at the size
@@ -31,7 +32,10 @@ from mastkit.tables import ResultTable
 __all__ = ["DEFAULT_BATCH_SIZE", "obsids_from", "products_plan", "unique_products"]
 
 #: Obsids per ``Mast.Caom.Products`` request.
-DEFAULT_BATCH_SIZE = 500
+#: Obsids per request. Fewer, larger requests cost less per obsid on both sides (measured on the
+#: local server: 2,000 obsids in 45 ms as 2 batches, 60 ms as 4, 59 ms as 1); astroquery 0.4.11
+#: sends every obsid in one request, which cannot be fetched in parallel.
+DEFAULT_BATCH_SIZE = 1000
 
 _OBSID = re.compile(r"^\s*\d+\s*$")
 logger = logging.getLogger("mastkit.services")
@@ -141,6 +145,8 @@ def obsids_from(value: Any) -> list[int]:
                 f"Cannot list products for a {type(value).__name__}; give observations (a "
                 "table with 'obsid') or obsids."
             )
+    if all(type(v) is int and v >= 0 for v in values):  # the common case, checked fast
+        return list(dict.fromkeys(values))
     ids = (_obsid(v) for v in values)
     return list(dict.fromkeys(i for i in ids if i is not None))
 
@@ -171,7 +177,7 @@ def unique_products(table: ResultTable) -> ResultTable:
 def _batch(ids: Sequence[int]) -> Plan[ResultTable | None]:
     """One batch's products, or None when the server refused it as too large."""
     try:
-        table: ResultTable = yield Query(CAOM_PRODUCTS, {"obsid": ",".join(str(i) for i in ids)})
+        table: ResultTable = yield Query(CAOM_PRODUCTS, {"obsid": ",".join(map(str, ids))})
     except MastError as exc:
         refused, _ = refusal(exc)
         if not refused:
@@ -227,7 +233,7 @@ def products_plan(
         raise BadInputError(f"batch_size must be a positive integer, not {batch_size!r}.")
     ids = sorted(obsids_from(observations))
     config = yield ColumnsConfig(PRODUCTS_CONFIG)
-    params = {"obsid": ",".join(str(i) for i in ids)}
+    params = {"obsid": ",".join(map(str, ids))}
     if not ids:
         empty = ResultTable(pa.table({}), service=CAOM_PRODUCTS, params=params)
         return finish(empty, config, distance=False, metadata={"obsids": 0, "batches": 0})

@@ -31,9 +31,10 @@ from mastkit.tables.schema import SELECTED_COLUMN, Kind, arrow_type, kind_of
 
 __all__ = ["read_rows"]
 
-# Blocks are parsed in parallel; a few MiB keeps both cores busy and the memory warm. A row
-# longer than a block makes Arrow fail, and the careful path takes over.
-_BLOCK_SIZE: Final = 8 << 20
+# Blocks are parsed in parallel; a few MiB keeps both cores busy and the memory warm (2 MiB
+# measured 3-5% less CPU than 8 MiB on a 50 MB page). A row longer than a block makes Arrow
+# fail, and the careful path takes over.
+_BLOCK_SIZE: Final = 2 << 20
 _SAMPLE: Final = 64
 _EXPLICIT: Final[dict[Kind, pa.DataType]] = {
     "int": pa.int64(),
@@ -52,7 +53,7 @@ class _Lines:
     in it (known from the row lengths) become newlines and the brackets spaces.
     """
 
-    def __init__(self, data: bytes, separators: np.ndarray[Any, Any]) -> None:
+    def __init__(self, data: bytes | memoryview, separators: np.ndarray[Any, Any]) -> None:
         self._data = data
         self._separators = separators
         self._position = 0
@@ -87,7 +88,7 @@ class _Lines:
         self.closed = True
 
 
-def _source(data: bytes, rows: list[msgspec.Raw]) -> Callable[[], Any]:
+def _source(data: bytes | memoryview, rows: list[msgspec.Raw]) -> Callable[[], Any]:
     """A factory of fresh Arrow inputs presenting ``rows`` one per line."""
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     # In a compact array row i starts at 1 + sum(len[:i]) + i (brackets and commas between).
@@ -127,6 +128,23 @@ def _guess(fields: Sequence[Field], rows: list[msgspec.Raw]) -> dict[str, pa.Dat
     return guessed
 
 
+def _key_order(rows: list[msgspec.Raw]) -> list[str]:
+    """The keys of the first row, in order (empty if it is not an object)."""
+    first = _ANY.decode(rows[0])
+    return list(first) if isinstance(first, dict) else []
+
+
+def _schema(types: dict[str, pa.DataType], order: list[str]) -> pa.Schema:
+    """``types`` as a schema in the rows' key order.
+
+    Arrow's parser matches each key against the schema field expected next, so fields in the
+    order the rows have them parse about 10% faster than in any other order.
+    """
+    ordered = {name: types[name] for name in order if name in types}
+    ordered.update(types)
+    return pa.schema(ordered)
+
+
 def _parse(
     open_input: Callable[[], Any], schema: pa.Schema, *, threads: bool, complete: bool = False
 ) -> pa.Table | None:
@@ -150,7 +168,10 @@ def _covers(fields: Sequence[Field], types: dict[str, pa.DataType]) -> bool:
 
 
 def read_rows(
-    fields: Sequence[Field], data: bytes, rows: list[msgspec.Raw], threads: bool = True
+    fields: Sequence[Field],
+    data: bytes | memoryview,
+    rows: list[msgspec.Raw],
+    threads: bool = True,
 ) -> pa.Table | None:
     """Decode the rows with Arrow, or return ``None`` if the careful path must.
 
@@ -162,15 +183,19 @@ def read_rows(
     explicit = {n: _EXPLICIT[k] for n, k in kinds.items() if k in _EXPLICIT}
     open_input = _source(data, rows)
     guessed = _guess(fields, rows)
+    order = _key_order(rows)
     typed = {**explicit, **guessed}
     parsed = (
-        _parse(open_input, pa.schema(typed), threads=threads, complete=_covers(fields, typed))
+        _parse(open_input, _schema(typed, order), threads=threads, complete=_covers(fields, typed))
         if guessed
         else None
     )
     if parsed is None:
         parsed = _parse(
-            open_input, pa.schema(explicit), threads=threads, complete=_covers(fields, explicit)
+            open_input,
+            _schema(explicit, order),
+            threads=threads,
+            complete=_covers(fields, explicit),
         )
         if parsed is None:
             return None
@@ -182,7 +207,7 @@ def read_rows(
             if pa.types.is_timestamp(parsed.schema.field(n).type) and kinds.get(n, "auto") != "date"
         }
         if stamped:
-            parsed = _parse(open_input, pa.schema({**explicit, **stamped}), threads=threads)
+            parsed = _parse(open_input, _schema({**explicit, **stamped}, order), threads=threads)
             if parsed is None:
                 return None
     if parsed.num_rows != len(rows):

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from mastkit.errors import DecodeError
-from mastkit.protocol.envelopes import Field, MashupResponse
+from mastkit.protocol.envelopes import DataRows, Field, MashupResponse
 from mastkit.tables._arrowjson import read_rows
 from mastkit.tables._csv import decode_csv
 from mastkit.tables._extjs import decode_extjs, extjs_column_properties
@@ -49,6 +49,9 @@ _FLATTEN: Final = bytes.maketrans(b"\r\n", b"  ")
 # Below this many bytes of data, the careful path is the faster one (measured crossover:
 # ~1000 CAOM rows, 1-2 MB).
 _SMALL: Final = 1 << 20
+_WHITESPACE: Final = frozenset(b" \t\r\n")
+_OPEN: Final = ord("[")
+_CLOSE: Final = ord("]")
 
 
 def _excerpt(raw: bytes, limit: int = 80) -> str:
@@ -67,9 +70,9 @@ def _unique(fields: Sequence[Field]) -> list[Field]:
     return out
 
 
-def _check_utf8(data: bytes) -> None:
+def _check_utf8(data: bytes | memoryview) -> None:
     """JSON text is UTF-8, and Arrow's reader does not check it; Arrow's validator is fast."""
-    offsets = np.array([0, len(data)], dtype=np.int64)
+    offsets = np.array([0, memoryview(data).nbytes], dtype=np.int64)
     blob = pa.Array.from_buffers(
         pa.large_binary(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
@@ -155,9 +158,60 @@ def decode_rows(
         if not rows:
             table = declared_schema(declared).empty_table()
         else:
-            _check_utf8(data)
-            table = read_rows(declared, data, rows, threads) or _careful(declared, data)
+            table = _arrow(declared, data, rows, threads)
     return _ignore(table, ignore_values)
+
+
+def _arrow(
+    declared: list[Field], data: bytes | memoryview, rows: list[msgspec.Raw], threads: bool
+) -> pa.Table:
+    """The rows (non-empty) of the array ``data`` through Arrow, or the careful path."""
+    _check_utf8(data)
+    table = read_rows(declared, data, rows, threads)
+    return table if table is not None else _careful(declared, bytes(data))
+
+
+def _address(buffer: bytes | msgspec.Raw) -> int:
+    return int(np.frombuffer(buffer, dtype=np.uint8).ctypes.data)
+
+
+def _locate(body: bytes, rows: list[msgspec.Raw]) -> tuple[int, int] | None:
+    """Where the array holding ``rows`` (slices of ``body``) starts and ends in ``body``."""
+    base = _address(body)
+    first = _address(rows[0]) - base
+    last = _address(rows[-1]) - base + len(rows[-1])
+    # Slices of another buffer cannot lie inside this one: the check is exact.
+    if not 0 < first <= last < len(body):
+        return None
+    start, end = first - 1, last
+    while start > 0 and body[start] in _WHITESPACE:
+        start -= 1
+    while end < len(body) - 1 and body[end] in _WHITESPACE:
+        end += 1
+    if body[start] != _OPEN or body[end] != _CLOSE:
+        return None
+    return start, end + 1
+
+
+def _decode_split(fields: list[Field], split: DataRows, threads: bool) -> pa.Table:
+    """Decode rows the envelope decoder already split, in place in the reply's body."""
+    body, rows = split.body, split.rows
+    span = _locate(body, rows)
+    if span is None:  # not slices of the body after all: decode a copy
+        return decode_rows(fields, split.array(), threads=threads)
+    start, end = span
+    if end - start < _SMALL:
+        return _careful(fields, body[start:end])
+    data = memoryview(body)[start:end]
+    _check_utf8(data)
+    table = read_rows(fields, data, rows, threads)
+    if table is not None:
+        return table
+    # Arrow reads one row per line, so a row spread over lines (pretty-printed) fails there;
+    # looking for line breaks only now spares the common case a pass over the data.
+    if body.find(b"\n", start, end) >= 0 or body.find(b"\r", start, end) >= 0:
+        return decode_rows(fields, body[start:end], threads=threads)
+    return _careful(fields, body[start:end])
 
 
 def _ignore(table: pa.Table, ignore_values: Mapping[str, Any] | None) -> pa.Table:
@@ -229,6 +283,9 @@ def decode_reply(
         return _ignore(decode_csv(response.body, response.fields or None), ignore_values)
     if response.format == "votable" and response.body:
         return _ignore(decode_votable(response.body), ignore_values)
+    if response.data_rows is not None:
+        table = _decode_split(_unique(response.fields), response.data_rows, threads)
+        return _ignore(table, ignore_values)
     return decode_rows(
         response.fields, response.data_raw, ignore_values=ignore_values, threads=threads
     )
