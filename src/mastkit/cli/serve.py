@@ -97,6 +97,9 @@ def serve(
     typer.echo(f"mastkit local MAST server on http://{host}:{port} (Ctrl+C to stop)", err=True)
     for spec in plan.specs():
         typer.echo(f"injecting fault {spec}", err=True)
+    from mastkit.server.memory import keep_large_buffers
+
+    keep_large_buffers()
     try:
         uvicorn.run(
             create_app(db, settings),

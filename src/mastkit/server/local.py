@@ -99,8 +99,11 @@ class BackgroundServer:
         """Start serving and return the base URL once the server accepts connections."""
         import uvicorn
 
+        from mastkit.server.memory import keep_large_buffers
+
         if self._thread is not None:
             return self.url
+        keep_large_buffers()  # pages of tens of MB reuse freed memory (see its module)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
