@@ -16,6 +16,7 @@ from mastkit.cli.errors import EXIT_BAD_INPUT
 from mastkit.protocol import MashupRequest
 from mastkit.server.archive import Archive
 from mastkit.server.handlers import Context, default_registry, execute
+from mastkit.server.product_index import index_path
 from mastkit.server.user_catalogs import catalogs_dir
 
 runner = CliRunner()
@@ -26,6 +27,7 @@ def target(tmp_path: Path, cli_archive: Path) -> Path:
     path = tmp_path / "a" / "archive.duckdb"
     path.parent.mkdir()
     shutil.copy(cli_archive, path)
+    shutil.copy(index_path(cli_archive), index_path(path))  # the archive's product index
     return path
 
 
@@ -77,6 +79,7 @@ def test_add_serve_and_remove(target: Path, tmp_path: Path) -> None:
         assert found.table.column("id").to_pylist() == [1, 2]
     info = runner.invoke(app, ["archive", "info", "--path", str(target)])
     assert info.exit_code == 0 and "user catalogue Mine" in info.stdout
+    assert "product index" in info.stdout and ".products.arrow" in info.stdout
     again = runner.invoke(
         app,
         [
