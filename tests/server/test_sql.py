@@ -433,6 +433,30 @@ def test_pages_partition_the_result(archive: Any, cone: Cone | None,
     assert counted.table.column("Column1").to_pylist() == [len(rows)] and counted.total == 1
 
 
+@pytest.mark.parametrize(
+    "specs",
+    [
+        [],
+        [{"paramName": "obs_collection", "values": ["HST", "tess"]}],
+        [{"paramName": "intentType", "values": ["science"]},
+         {"paramName": "t_exptime", "values": [{"min": 100, "max": 2000}]}],
+        [{"paramName": "obs_collection", "values": ["no such mission"]}],
+    ],
+)
+def test_a_window_holding_the_whole_result_is_in_canonical_order(
+    archive: Any, specs: list[dict[str, Any]]
+) -> None:
+    """The whole-result path (read unordered, sorted by Arrow) and the windowed path give the
+    rows the ORDER BY query gives, on both sides of the window's edge."""
+    columns = "obs_collection, obsid, t_exptime"
+    full = select(archive, "observations", columns, specs).table
+    n = full.num_rows
+    for limit in sorted({n, n + 1, 10 * n + 5, max(n - 1, 0)}):
+        window = select(archive, "observations", columns, specs, limit=limit)
+        assert window.table.equals(full.slice(0, limit)), limit
+        assert window.total == n
+
+
 def test_window_and_order_by(archive: Any) -> None:
     full = select(archive, "observations", "obsid, t_min", order_by=["t_min DESC"])
     values = full.table.column("t_min").to_pylist()

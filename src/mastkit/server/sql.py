@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mastkit.errors import BadInputError
 from mastkit.server.filters import compile_filters
@@ -99,6 +100,8 @@ class QueryResult:
     total: int
 
 
+#: Alias of ``_row`` in :func:`_whole` (no table column starts with two underscores).
+_ROW_KEY = "__mastkit_row"
 _COUNT = re.compile(r"^\s*count_big\s*\(\s*\*\s*\)\s*$", re.IGNORECASE)
 _ALL = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)?\*$")
 _QUALIFIED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.(.+)$")
@@ -344,6 +347,9 @@ def select(
         return QueryResult(_count_table(_count(archive, table, where, params)), 1)
     cols = ", ".join(f't."{n}"' for n in names) or "NULL AS _none"
     if limit is not None and not order_by:
+        whole = _whole(archive, table, cols, names, where, params, limit) if not offset else None
+        if whole is not None:
+            return whole
         return _page(archive, table, cols, names, where, params, limit, offset)
     order = ", ".join([*(_order_term(schema, o) for o in order_by or ()), "t._row"])
     window, window_params = _limit_sql(limit, offset)
@@ -359,6 +365,26 @@ def select(
 def _count(archive: Archive, table: str, where: str, params: list[Any]) -> int:
     found = archive.execute(f"SELECT count(*) FROM {table} t {_where(where)}", params)
     return int(found.column(0)[0].as_py())
+
+
+def _whole(archive: Archive, table: str, cols: str, names: list[str], where: str,
+           params: list[Any], limit: int) -> QueryResult | None:
+    """The whole result in canonical order, when it has at most ``limit`` rows (else None).
+
+    The usual case of a MAST job, which fetches everything up to the row limit: the rows are
+    read in storage order (tables are laid out by sky position, for cones) and put in canonical
+    order by Arrow, which sorts one integer column and takes the rows once, where a SQL
+    ``ORDER BY`` would sort every column's values along (measured on 204,314 rows of 36
+    columns: 0.11 + 0.05 CPU-s against 0.33 for :func:`_page`).
+    """
+    found = archive.execute(
+        f"SELECT {cols}, t._row AS {_ROW_KEY} FROM {table} t {_where(where)} LIMIT ?",
+        [*params, limit + 1],
+    )
+    if found.num_rows > limit:
+        return None  # over the window: only the first rows in canonical order are wanted
+    ordered = found.take(pc.sort_indices(found.column(_ROW_KEY)))
+    return QueryResult(ordered.select(names), ordered.num_rows)
 
 
 def _page(archive: Archive, table: str, cols: str, names: list[str], where: str,
