@@ -29,8 +29,9 @@ applied = keep_large_buffers()
 before = mallinfo2().hblkhd
 buffer = bytes(50_000_000)
 during = mallinfo2().hblkhd
+import pyarrow as pa
 print(json.dumps({"applied": applied, "again": keep_large_buffers(),
-                  "mmapped": during - before}))
+                  "mmapped": during - before, "arrow_pool": pa.default_memory_pool().backend_name}))
 """
 
 glibc = pytest.mark.skipif(
@@ -57,6 +58,7 @@ def test_large_buffers_come_from_the_heap_once_tuned() -> None:
     tuned = _probe()
     assert tuned["applied"] is True and tuned["again"] is True
     assert tuned["mmapped"] == 0  # the 50 MB block is a heap block, reusable when freed
+    assert tuned["arrow_pool"] == "system"  # Arrow allocates from the same heap
 
 
 @glibc
@@ -64,3 +66,4 @@ def test_the_tuning_can_be_turned_off() -> None:
     plain = _probe(MASTKIT_SERVER_MALLOC_TUNING="0")
     assert plain["applied"] is False
     assert int(plain["mmapped"]) >= 50_000_000  # glibc's default: a mapping of its own
+    assert plain["arrow_pool"] != "system"

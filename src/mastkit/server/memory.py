@@ -9,8 +9,11 @@ CPU time (1.50 CPU-s per query; 1.27 with the thresholds below).
 
 :func:`keep_large_buffers` raises both thresholds with ``mallopt``, so blocks up to
 :data:`MMAP_THRESHOLD` come from the heap and up to :data:`TRIM_THRESHOLD` of freed heap stays
-mapped for the next request. The cost: a server that once answered a large page keeps up to that
-much memory mapped while idle. The local server applies it when it starts
+mapped for the next request; and it makes Arrow allocate from that same heap (pyarrow's default
+pool, mimalloc, hands freed pages back to the kernel after a few milliseconds, and the server's
+take and join kernels then fault in fresh ones: another sixth of the CPU of a product list).
+Buffers already allocated keep their own pool. The cost: a server that once answered a large
+page keeps up to that much memory mapped while idle. The local server applies it when it starts
 (:class:`~mastkit.server.local.BackgroundServer`, ``mastkit serve``); the client library never
 changes its host's allocator. ``MASTKIT_SERVER_MALLOC_TUNING=0`` turns it off. Elsewhere than
 glibc (macOS, Windows, musl) it does nothing.
@@ -70,4 +73,8 @@ def _apply() -> bool:
     done = mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 and done
     if not done:  # pragma: no cover - glibc accepts these values
         logger.info("glibc refused the malloc thresholds; large pages cost fresh memory")
-    return done
+        return False
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
+    return True
