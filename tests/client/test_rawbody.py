@@ -262,3 +262,14 @@ def test_without_the_parser_a_large_body_is_read_directly_and_the_connection_clo
                 assert read_body(response, 10.0) == _payload(1 << 19)
     assert len(set(app.ports[:2])) == 2  # a new connection after each direct read
     assert app.ports[2] == app.ports[3]  # through httpx: kept
+
+
+def test_a_head_reply_has_no_body_to_read(server: tuple[str, BodyApp]) -> None:
+    url, _ = server
+    with httpx.Client() as http:
+        with http.stream("HEAD", f"{url}/bytes?n={CLOSING_MIN + 1}") as response:
+            assert int(response.headers["content-length"]) > CLOSING_MIN
+            assert _rawbody._direct(response) is None
+            assert read_body(response, 1.0) == b""
+        with http.stream("GET", f"{url}/bytes?n=300000") as response:  # the connection still works
+            assert read_body(response, 5.0) == _payload(300_000)

@@ -87,6 +87,8 @@ def _direct(response: httpx.Response) -> _Direct | None:
     """How to read the body of ``response`` directly, or None to read it through httpx."""
     if response.http_version != "HTTP/1.1" or "transfer-encoding" in response.headers:
         return None
+    if response.request.method == "HEAD" or response.status_code in (204, 304):
+        return None  # no body follows, whatever Content-Length says
     coding = response.headers.get("content-encoding", "identity").strip().lower()
     if coding not in ("", "identity"):
         return None  # the bytes on the wire are not the body: httpx decodes them
