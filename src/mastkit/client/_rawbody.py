@@ -163,7 +163,14 @@ def iter_body(
     direct = _direct(response)
     if direct is None:
         yield from response.iter_raw(chunk_size)
-        return
+    else:
+        yield from _iter_direct(response, direct, timeout)
+
+
+def _iter_direct(
+    response: httpx.Response, direct: _Direct, timeout: float | None
+) -> Iterator[bytes]:
+    """:func:`iter_body` of a body read directly (see the module docstring)."""
     # Kept referenced until the end: closing it early closes the connection.
     chunks = cast(Generator[bytes, None, None], response.iter_raw())
     try:
@@ -203,7 +210,15 @@ async def aiter_body(
     if direct is None:
         async for piece in response.aiter_raw(chunk_size):
             yield piece
-        return
+    else:
+        async for piece in _aiter_direct(response, direct, timeout):
+            yield piece
+
+
+async def _aiter_direct(
+    response: httpx.Response, direct: _Direct, timeout: float | None
+) -> AsyncIterator[bytes]:
+    """:func:`aiter_body` of a body read directly."""
     chunks = cast(AsyncGenerator[bytes, None], response.aiter_raw())
     try:
         first = await anext(chunks, b"")
@@ -241,13 +256,15 @@ def read_body(response: httpx.Response, timeout: float | None = None) -> bytes:
 
     A large identity-coded body is read straight from the connection (:func:`iter_body`).
     """
-    if _direct(response) is None:
+    direct = _direct(response)
+    if direct is None:
         return response.read()
-    return b"".join(iter_body(response, None, timeout))
+    return b"".join(_iter_direct(response, direct, timeout))
 
 
 async def aread_body(response: httpx.Response, timeout: float | None = None) -> bytes:
     """The async :func:`read_body`."""
-    if _direct(response) is None:
+    direct = _direct(response)
+    if direct is None:
         return await response.aread()
-    return b"".join([chunk async for chunk in aiter_body(response, None, timeout)])
+    return b"".join([chunk async for chunk in _aiter_direct(response, direct, timeout)])
