@@ -17,6 +17,7 @@ from mastkit.protocol import MashupRequest
 from mastkit.server.archive import Archive
 from mastkit.server.handlers import Context, default_registry, execute
 from mastkit.server.product_index import index_path
+from mastkit.server.row_texts import texts_path
 from mastkit.server.user_catalogs import catalogs_dir
 
 runner = CliRunner()
@@ -28,6 +29,8 @@ def target(tmp_path: Path, cli_archive: Path) -> Path:
     path.parent.mkdir()
     shutil.copy(cli_archive, path)
     shutil.copy(index_path(cli_archive), index_path(path))  # the archive's product index
+    for table in ("observations", "products"):  # and its rendered rows
+        shutil.copy(texts_path(cli_archive, table), texts_path(path, table))
     return path
 
 
@@ -80,6 +83,7 @@ def test_add_serve_and_remove(target: Path, tmp_path: Path) -> None:
     info = runner.invoke(app, ["archive", "info", "--path", str(target)])
     assert info.exit_code == 0 and "user catalogue Mine" in info.stdout
     assert "product index" in info.stdout and ".products.arrow" in info.stdout
+    assert "rendered observations" in info.stdout and ".observations.rows.arrow" in info.stdout
     again = runner.invoke(
         app,
         [

@@ -28,6 +28,7 @@ from mastkit.server.product_index import (
     read_build_id,
     write_index,
 )
+from mastkit.server.row_texts import texts_path
 from mastkit.server.schema import PRODUCTS
 from mastkit.server.sql import compile_columns, products_for
 
@@ -228,7 +229,11 @@ def test_a_missing_index_falls_back_then_is_written_again(
     again = opened(path)
     assert again.product_index() is not None
     same(products_for(again, ids), reference(again, ids, "*"))
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, index_path(path).name]
+    # The side files are all written again, and nothing else is left beside the archive.
+    side = [index_path(path), texts_path(path, "observations"), texts_path(path, "products")]
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(
+        [path.name, *(f.name for f in side)]
+    )
 
 
 def test_a_crash_between_the_renames_never_pairs_the_wrong_index(
@@ -249,7 +254,11 @@ def test_a_crash_between_the_renames_never_pairs_the_wrong_index(
     with pytest.raises(KeyboardInterrupt):
         build_archive(path, observations=40, seed=9)
     monkeypatch.undo()
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, index_path(path).name]
+    # The side files are all written again, and nothing else is left beside the archive.
+    side = [index_path(path), texts_path(path, "observations"), texts_path(path, "products")]
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(
+        [path.name, *(f.name for f in side)]
+    )
     db = opened(path)  # the old archive (3,000 observations) beside the new build's index
     assert read_build_id(index_path(path)) not in (None, db.meta["build_id"])
     assert db.product_index() is None

@@ -76,10 +76,14 @@ def info(path: PathOption = None) -> None:
     table = Table(title=str(target), show_header=False)
     table.add_row("size on disk", f"{target.stat().st_size / 1e6:,.1f} MB")
     from mastkit.server.product_index import index_path
+    from mastkit.server.row_texts import texts_path
 
-    side = index_path(target)
-    if side.exists():
-        table.add_row("product index", f"{side.name}, {side.stat().st_size / 1e6:,.1f} MB")
+    sides = [("product index", index_path(target))] + [
+        (f"rendered {s.name}", texts_path(target, s.name)) for s in archive.RENDERED
+    ]
+    for label, side in sides:
+        if side.exists():
+            table.add_row(label, f"{side.name}, {side.stat().st_size / 1e6:,.1f} MB")
     for key, value in sorted(meta.items()):
         table.add_row(key, value)
     with archive.Archive.open(target) as db:

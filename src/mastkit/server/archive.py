@@ -11,6 +11,9 @@ Beside the file, the product index (``<stem>.products.arrow``, see
 build before the archive is renamed into place and names the archive's ``build_id``, so a file
 that does not belong to the archive (a crash between the two renames, an older file) is never
 used: :class:`Archive` then answers by SQL, and :func:`ensure_archive` writes the index again.
+The rendered rows of ``observations`` and ``products`` (``<stem>.<table>.rows.arrow``, see
+:mod:`mastkit.server.row_texts`) are written and checked the same way; without them json pages
+are rendered from columns.
 
 :func:`build_archive` writes a new file atomically (build in a temporary file next to the target,
 then rename), so an interrupted build never leaves a partial archive; :func:`ensure_archive`
@@ -48,7 +51,14 @@ from mastkit.server.product_index import (
     read_build_id,
     write_index,
 )
-from mastkit.server.schema import TABLES, TableSchema, get_schema
+from mastkit.server.row_texts import (
+    RowTexts,
+    TextsUnusable,
+    read_texts_build_id,
+    texts_path,
+    write_row_texts,
+)
+from mastkit.server.schema import OBSERVATIONS, PRODUCTS, TABLES, TableSchema, get_schema
 
 __all__ = [
     "DEFAULT_OBSERVATIONS",
@@ -65,6 +75,8 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 4  # bump whenever tables, columns or the generator change
 DEFAULT_OBSERVATIONS = 50_000
+#: Tables whose rows are kept rendered beside the archive (:mod:`mastkit.server.row_texts`).
+RENDERED: tuple[TableSchema, ...] = (OBSERVATIONS, PRODUCTS)
 _FILENAME = "mastkit-archive.duckdb"
 _ROW_GROUP = 16_384
 _BUILD_MEMORY = "2GB"
@@ -172,6 +184,9 @@ def build_archive(
             # the new index, whose build id then differs (ignored, and written again).
             if not write_index(con, index_path(path), build_id):
                 log.warning("products are not stored by observation: no product index")
+            for schema in RENDERED:
+                if not write_row_texts(con, schema, texts_path(path, schema.name), build_id):
+                    log.warning("%s rows are not numbered 0..n-1: no rendered rows", schema.name)
         finally:
             con.close()
         os.replace(tmp, path)
@@ -239,26 +254,33 @@ def ensure_archive(
 
 
 def _ensure_index(path: Path, meta: Mapping[str, str]) -> None:
-    """Write the product index of the archive at ``path`` again if it is missing or stale.
+    """Write the product index and rendered rows of the archive at ``path`` if missing or stale.
 
-    A failure is logged, not raised: without its index the archive still answers, by SQL.
+    A failure is logged, not raised: without them the archive still answers, more slowly.
     """
     build_id = meta.get("build_id")
-    target = index_path(path)
-    if not build_id or read_build_id(target) == build_id:
+    if not build_id:
         return
-    log.info("writing the product index of %s", path)
+    index_stale = read_build_id(index_path(path)) != build_id
+    stale = [s for s in RENDERED if read_texts_build_id(texts_path(path, s.name)) != build_id]
+    if not index_stale and not stale:
+        return
+    log.info("writing the side files of %s", path)
     try:
         con = duckdb.connect(str(path), read_only=True)
         try:
             con.execute("SET enable_progress_bar = false")
-            if not write_index(con, target, build_id):
+            if index_stale and not write_index(con, index_path(path), build_id):
                 log.warning("products of %s are not stored by observation: no product index",
                             path)
+            for schema in stale:
+                if not write_row_texts(con, schema, texts_path(path, schema.name), build_id):
+                    log.warning("%s rows of %s are not numbered 0..n-1: no rendered rows",
+                                schema.name, path)
         finally:
             con.close()
     except (duckdb.Error, OSError, pa.ArrowException) as exc:
-        log.warning("cannot write the product index of %s: %s", path, exc)
+        log.warning("cannot write the side files of %s: %s", path, exc)
 
 
 class _Cursor:
@@ -315,6 +337,7 @@ class Archive:
         self._index_lock = threading.Lock()
         self._index: ProductIndex | None = None
         self._index_checked = False
+        self._texts: dict[str, RowTexts | None] = {}
         self.meta: dict[str, str] = dict(connection.sql("SELECT key, value FROM meta").fetchall())
         self._tables = {r[0] for r in connection.sql("SHOW TABLES").fetchall()}
         self._columns: dict[str, frozenset[str]] = {}
@@ -457,6 +480,31 @@ class Archive:
             return ProductIndex.open(index_path(self.path), build_id, expected, rows)
         except IndexUnusable as exc:
             log.warning("product lists are answered by SQL (slower): %s", exc)
+            return None
+
+    def row_texts(self, table: str) -> RowTexts | None:
+        """The rendered rows of ``table`` (``observations``, ``products``), or None.
+
+        Mapped on first use and checked against this archive (build, columns, row count; see
+        :meth:`mastkit.server.row_texts.RowTexts.open`). None means: render from columns.
+        """
+        if table in self._texts:
+            return self._texts[table]
+        with self._index_lock:
+            if table not in self._texts:
+                self._texts[table] = self._open_texts(table)
+        return self._texts[table]
+
+    def _open_texts(self, table: str) -> RowTexts | None:
+        build_id = self.meta.get("build_id")
+        schema = next((s for s in RENDERED if s.name == table), None)
+        if not build_id or schema is None or table not in self._tables:
+            return None
+        rows = self.execute(f"SELECT count(*) FROM {schema.name}").column(0)[0].as_py()
+        try:
+            return RowTexts.open(texts_path(self.path, table), schema, build_id, rows)
+        except TextsUnusable as exc:
+            log.warning("%s pages are rendered from columns (slower): %s", table, exc)
             return None
 
     def max_footprint_radius(self, table: str) -> float:

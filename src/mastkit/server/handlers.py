@@ -24,6 +24,7 @@ from mastkit.errors import BadInputError, UnknownColumnError
 from mastkit.protocol import Field, MashupRequest
 from mastkit.server import schema, sql
 from mastkit.server.responses import DocumentResult, Result, TableResult
+from mastkit.server.row_texts import RowSelection
 from mastkit.tables import fields_for
 
 __all__ = [
@@ -143,8 +144,8 @@ def execute(handler: Handler, request: MashupRequest, context: Context) -> Resul
     if context.delay > 0:
         context.closing.wait(context.delay)
     result = handler(request, context)
-    if isinstance(result, TableResult) and result.table.num_rows > context.row_limit:
-        raise RowLimitExceeded(result.table.num_rows, context.row_limit)
+    if isinstance(result, TableResult) and result.num_rows > context.row_limit:
+        raise RowLimitExceeded(result.num_rows, context.row_limit)
     return result
 
 
@@ -292,18 +293,50 @@ def _select(
         )
     if filters is not None and not isinstance(filters, list):
         raise ServiceFailure(f"{service}: 'filters' must be a list of filter objects.")
+    texts = context.archive.row_texts("observations") if cone is None else None
     try:
-        # One row past the limit is enough to know the limit is exceeded.
-        found = sql.select(
-            context.archive, "observations", columns, filters, cone, limit=context.row_limit + 1
+        whole = texts is not None and (
+            sql.compile_columns(schema.OBSERVATIONS, columns).names == texts.names
         )
+        # One row past the limit is enough to know the limit is exceeded.
+        if whole:
+            found = sql.select_positions(
+                context.archive, "observations", filters, limit=context.row_limit + 1
+            )
+        else:
+            found = sql.select(
+                context.archive, "observations", columns, filters, cone,
+                limit=context.row_limit + 1,
+            )
     except UnknownColumnError as exc:
         raise ServiceFailure(exc.message) from None
     except BadInputError as exc:
         raise ServiceFailure(exc.message) from None
     if found.total > context.row_limit:
         raise RowLimitExceeded(found.total, context.row_limit)
-    return TableResult(found.table, _caom_fields(found.table))
+    if whole:
+        assert texts is not None and found.rows is not None
+        archive = context.archive
+        names = texts.names
+        return TableResult(
+            None,
+            _caom_fields(found.table),
+            rows=RowSelection(texts, found.rows),
+            load=lambda positions: sql.rows_at(archive, "observations", names, positions),
+        )
+    return _caom_result(context, "observations", found)
+
+
+def _caom_result(context: Context, table: str, found: sql.QueryResult) -> TableResult:
+    """A CAOM result, with its rows' rendered texts when it holds whole rows of ``table``."""
+    fields = _caom_fields(found.table)
+    texts = context.archive.row_texts(table) if found.rows is not None else None
+    rows = None
+    if texts is not None and found.rows is not None and texts.names == tuple(
+        f.name for f in fields
+    ):
+        rows = RowSelection(texts, found.rows)
+    return TableResult(found.table, fields, rows=rows)
 
 
 def caom_cone(request: MashupRequest, context: Context) -> TableResult:
@@ -376,13 +409,27 @@ def caom_products(request: MashupRequest, context: Context) -> TableResult:
     columns = request.params.get("columns", "*")
     if not isinstance(columns, str):
         raise ServiceFailure("Mast.Caom.Products: 'columns' must be a string.")
+    archive = context.archive
+    texts = archive.row_texts("products")
     try:
-        table = sql.products_for(context.archive, ids, columns)
+        whole = texts is not None and (
+            sql.compile_columns(schema.PRODUCTS, columns).names == texts.names
+        )
+        found = sql.select_products(archive, ids, columns, positions_only=whole)
     except UnknownColumnError as exc:
         raise ServiceFailure(exc.message) from None
-    if table.num_rows > context.row_limit:
-        raise RowLimitExceeded(table.num_rows, context.row_limit)
-    return TableResult(table, _caom_fields(table))
+    if found.total > context.row_limit:
+        raise RowLimitExceeded(found.total, context.row_limit)
+    if whole and found.rows is not None and len(found.rows) == found.total:
+        assert texts is not None
+        names = texts.names
+        return TableResult(
+            None,
+            _caom_fields(found.table),
+            rows=RowSelection(texts, found.rows),
+            load=lambda positions: sql.products_at(archive, names, positions),
+        )
+    return _caom_result(context, "products", found)
 
 
 def config_properties(config: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

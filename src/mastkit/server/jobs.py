@@ -279,6 +279,8 @@ class JobManager(Generic[T]):
 
     def _evict_finished(self, now: float, *, need_slot: bool, spare: Job[T] | None = None) -> None:
         """Evict least recently used finished results until within budget."""
+        if self._bytes <= self.max_bytes and not (need_slot and len(self._jobs) >= self.max_jobs):
+            return  # the usual case: no copy of the (up to max_jobs) keys
         for key in list(self._jobs):
             over_bytes = self._bytes > self.max_bytes
             over_slots = need_slot and len(self._jobs) >= self.max_jobs

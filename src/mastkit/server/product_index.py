@@ -13,7 +13,7 @@ The file
     stores products by observation; :func:`write_index` checks both orders and writes nothing
     otherwise). It is written with the archive (:func:`mastkit.server.archive.build_archive`),
     streamed a batch (:data:`_BATCH_ROWS` rows) at a time, so the memory it takes does not grow
-    with the table.
+    with the table, and all or nothing (:func:`mastkit.server._ipcfile.write_ipc_file`).
 
 Reading
     The file is memory-mapped (:class:`ProductIndex`): opening reads its footer and the
@@ -34,17 +34,14 @@ Never wrong rows
     renaming the archive), of another format, with other column types than the archive's SQL
     gives, with another row count, or unsorted or null keys; a truncated file has no footer and
     does not open. The caller then answers by SQL (correct, only slower), and
-    :func:`mastkit.server.archive.ensure_archive` rewrites the file. Files are written to a
-    temporary name, flushed to disk, then renamed, so a crash never leaves a partial file
-    under the real name. Damage inside the column data of a whole file (bit rot) is not
-    detected: that would mean reading the whole file at every start.
+    :func:`mastkit.server.archive.ensure_archive` rewrites the file. Damage inside the column
+    data of a whole file (bit rot) is not detected: that would mean reading the whole file at
+    every start.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -54,6 +51,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from mastkit.errors import MastError
+from mastkit.server._ipcfile import write_ipc_file
 from mastkit.server.schema import PRODUCTS
 
 __all__ = [
@@ -116,24 +114,8 @@ def write_index(con: duckdb.DuckDBPyConnection, target: Path, build_id: str) -> 
     schema = pa.schema([reader.schema.field(n) for n in names]).with_metadata(
         {_FORMAT_KEY: INDEX_FORMAT.encode(), _BUILD_KEY: build_id.encode()}
     )
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, schema) as writer:
-            for batch in _rebatched(reader, names, schema):
-                if batch is None:
-                    return False
-                writer.write_batch(batch)
-        # On disk before it is visible under its name: a crash cannot leave a torn file there.
-        fd = os.open(tmp, os.O_RDWR)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-        return True
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    # Nothing is written when _rebatched finds the order broken (it yields None).
+    return write_ipc_file(target, schema, _rebatched(reader, names, schema))
 
 
 def _rebatched(
@@ -252,28 +234,56 @@ class ProductIndex:
         names : sequence of str
             Canonical public column names (validated by the caller).
         """
+        return self.take(self.positions(ids), names)
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Positions in the index (canonical order) of the rows whose ``obsID`` is in ``ids``.
+
+        Parameters
+        ----------
+        ids : numpy.ndarray
+            Sorted, unique int64 observation ids.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted int64 positions: row ``i`` of the index is the ``i``-th product in ``_row``
+            order.
+        """
+        found: list[np.ndarray] = []
+        base = 0
+        for keys in self._keys:
+            size = len(keys)
+            if size:
+                # Only the ids within this batch's key range can match in it.
+                first = np.searchsorted(ids, keys[0], side="left")
+                stop = np.searchsorted(ids, keys[-1], side="right")
+                wanted = ids[first:stop]
+                if len(wanted):
+                    lo = np.searchsorted(keys, wanted, side="left")
+                    counts = np.searchsorted(keys, wanted, side="right") - lo
+                    hit = counts > 0
+                    lo, counts = lo[hit], counts[hit]
+                    total = int(counts.sum())
+                    if total:
+                        # Each id's run of rows: start of its run plus the offset within it.
+                        starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+                        found.append(base + starts + np.arange(total))
+            base += size
+        return np.concatenate(found).astype(np.int64) if found else np.empty(0, np.int64)
+
+    def take(self, positions: np.ndarray, names: Sequence[str]) -> pa.Table:
+        """Columns ``names`` of the rows at sorted ``positions`` (see :meth:`positions`)."""
         schema = pa.schema([self._schema.field(n) for n in names])
         pieces: list[pa.RecordBatch] = []
-        for batch, keys in zip(self._batches, self._keys, strict=True):
-            if not len(keys):
-                continue
-            # Only the ids within this batch's key range can match in it.
-            first = np.searchsorted(ids, keys[0], side="left")
-            stop = np.searchsorted(ids, keys[-1], side="right")
-            wanted = ids[first:stop]
-            if not len(wanted):
-                continue
-            lo = np.searchsorted(keys, wanted, side="left")
-            counts = np.searchsorted(keys, wanted, side="right") - lo
-            hit = counts > 0
-            lo, counts = lo[hit], counts[hit]
-            total = int(counts.sum())
-            if not total:
-                continue
-            # Each id's run of rows, concatenated: start of its run plus the offset within it.
-            starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-            positions = pa.array(starts + np.arange(total), pa.int64())
-            pieces.append(batch.select(list(names)).take(positions))
+        base = 0
+        for batch in self._batches:
+            size = batch.num_rows
+            lo, hi = np.searchsorted(positions, [base, base + size])
+            if hi > lo:
+                local = pa.array(positions[lo:hi] - base, pa.int64())
+                pieces.append(batch.select(list(names)).take(local))
+            base += size
         if not pieces:
             return schema.empty_table()
         table = pa.Table.from_batches(

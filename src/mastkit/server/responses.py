@@ -8,15 +8,18 @@ of it is cut and encoded here, so paging a finished job never touches the databa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 
 from mastkit.protocol import Field, MashupRequest, Paging, encode_envelope
 from mastkit.server import formats
+from mastkit.server.row_texts import RowSelection
 
 __all__ = [
     "DEFAULT_PAGESIZE",
@@ -38,31 +41,92 @@ _MEDIA = {"json": _JSON, "extjs": _JSON, "csv": "text/csv; charset=utf-8", "vota
 _ENCODER = msgspec.json.Encoder()
 
 
-@dataclass(frozen=True, slots=True)
 class TableResult:
     """A dataset result.
 
-    Attributes
+    Parameters
     ----------
-    table : pyarrow.Table
-        Every row of the result, in the order pages partition it.
+    table : pyarrow.Table or None
+        Every row of the result, in the order pages partition it. None for a result kept as
+        ``rows`` alone, whose columns ``load`` reads when a page needs them.
     fields : tuple of Field
         Declared columns with MAST type names (long ids declared ``string``).
     column_properties : mapping
         extjs ``ExtendedProperties`` per column (columns config, ``histObj`` facets).
     table_properties : mapping
         extjs table-level ``ExtendedProperties`` (besides ``Paging``).
+    rows : RowSelection, optional
+        The same rows as positions in the archive's rendered rows, whose texts hold exactly
+        ``fields``: json pages are then gathered from those texts instead of rendered.
+    load : callable, optional
+        ``load(positions)``: the columns (``fields``) of the rows at those positions of
+        ``rows``, in that order. Required without ``table``.
+
+    A query of whole archive rows needs only their positions for json pages (most of them):
+    reading their columns, a third of such a query's time, is left to the pages in other
+    formats that need it, and to :attr:`table`.
     """
 
-    table: pa.Table
-    fields: tuple[Field, ...]
-    column_properties: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    table_properties: Mapping[str, Any] = field(default_factory=dict)
+    __slots__ = ("_load", "_lock", "_table", "column_properties", "fields", "rows",
+                 "table_properties")
+
+    def __init__(
+        self,
+        table: pa.Table | None,
+        fields: Sequence[Field],
+        column_properties: Mapping[str, Mapping[str, Any]] | None = None,
+        table_properties: Mapping[str, Any] | None = None,
+        *,
+        rows: RowSelection | None = None,
+        load: Callable[[np.ndarray], pa.Table] | None = None,
+    ) -> None:
+        self.fields = tuple(fields)
+        self.column_properties = column_properties if column_properties is not None else {}
+        self.table_properties = table_properties if table_properties is not None else {}
+        self.rows = rows
+        self._table = table
+        self._load = load
+        self._lock = threading.Lock()
+        if table is None and (rows is None or load is None):
+            raise ValueError("a result without its table needs its rows and a loader")
+        if rows is not None and (
+            rows.texts.names != tuple(f.name for f in self.fields)
+            or (table is not None and len(rows.positions) != table.num_rows)
+        ):
+            raise ValueError("the rendered rows must hold the result's fields and rows")
+
+    @property
+    def num_rows(self) -> int:
+        """Rows in the result."""
+        if self._table is not None:
+            return int(self._table.num_rows)
+        assert self.rows is not None
+        return len(self.rows.positions)
+
+    @property
+    def table(self) -> pa.Table:
+        """Every row of the result (read on first use for a result kept as rows)."""
+        if self._table is None:
+            with self._lock:
+                if self._table is None:
+                    assert self.rows is not None and self._load is not None
+                    self._table = self._load(self.rows.positions)
+        return self._table
+
+    def page(self, start: int, stop: int) -> pa.Table:
+        """Rows ``[start, stop)`` (of a result kept as rows: read for this page alone)."""
+        table = self._table
+        if table is not None:
+            return table.slice(start, stop - start)
+        assert self.rows is not None and self._load is not None
+        return self._load(self.rows.positions[start:stop])
 
     @property
     def nbytes(self) -> int:
         """Memory the result holds."""
-        return int(self.table.nbytes) + 64 * len(self.fields)
+        extra = self.rows.nbytes if self.rows is not None else 0
+        table = int(self._table.nbytes) if self._table is not None else 0
+        return table + 64 * len(self.fields) + extra
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,17 +183,18 @@ def render(result: Result, request: MashupRequest) -> Reply:
     """Encode the page ``request`` asks for of a finished result, in its format."""
     if isinstance(result, DocumentResult):
         return Reply(_ENCODER.encode(dict(result.payload)))
-    start, stop, paging = compute_paging(result.table.num_rows, request.page, request.pagesize)
-    page = result.table.slice(start, stop - start)
+    start, stop, paging = compute_paging(result.num_rows, request.page, request.pagesize)
     fmt = request.format
-    if fmt == "json":
-        body = formats.json(page, result, paging)
+    if fmt == "json" and result.rows is not None:
+        body = formats.json_spliced(result.rows.data_parts(start, stop), result, paging)
+    elif fmt == "json":
+        body = formats.json(result.page(start, stop), result, paging)
     elif fmt == "extjs":
-        body = formats.extjs(page, result, paging)
+        body = formats.extjs(result.page(start, stop), result, paging)
     elif fmt == "csv":
-        body = formats.csv(page, result)
+        body = formats.csv(result.page(start, stop), result)
     else:
-        body = formats.votable(page, result)
+        body = formats.votable(result.page(start, stop), result)
     return Reply(body, _MEDIA.get(fmt, _JSON))
 
 

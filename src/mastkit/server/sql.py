@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mastkit.errors import BadInputError
+from mastkit.errors import BadInputError, MastError
 from mastkit.server.filters import compile_filters
 from mastkit.server.geometry import (
     hpx_ranges,
@@ -57,8 +57,12 @@ __all__ = [
     "compile_filters",
     "find_product",
     "is_count",
+    "products_at",
     "products_for",
+    "rows_at",
     "select",
+    "select_positions",
+    "select_products",
 ]
 
 
@@ -94,10 +98,13 @@ class QueryResult:
     """One page of a result, and the row count of the whole result (MAST's ``rowsFiltered``).
 
     A count query gives a one-row table with column ``Column1`` and ``total`` 1, as MAST does.
+    ``rows``: the canonical positions (``_row``) of the table's rows, for plain selections of
+    a table's rows (not counts, not cones); None otherwise.
     """
 
     table: pa.Table
     total: int
+    rows: np.ndarray | None = None
 
 
 #: Alias of ``_row`` in :func:`_whole` (no table column starts with two underscores).
@@ -353,13 +360,94 @@ def select(
         return _page(archive, table, cols, names, where, params, limit, offset)
     order = ", ".join([*(_order_term(schema, o) for o in order_by or ()), "t._row"])
     window, window_params = _limit_sql(limit, offset)
-    result = archive.execute(f"SELECT {cols} FROM {table} t {_where(where)} ORDER BY {order} "
-                             f"{window}", [*params, *window_params])
+    result = archive.execute(f"SELECT {cols}, t._row AS {_ROW_KEY} FROM {table} t "
+                             f"{_where(where)} ORDER BY {order} {window}",
+                             [*params, *window_params])
     if limit is None or 0 < result.num_rows < limit:
         total = offset + result.num_rows
     else:
         total = _count(archive, table, where, params)
-    return QueryResult(result.select(names), total)
+    return _with_rows(result, names, total)
+
+
+def _with_rows(found: pa.Table, names: list[str], total: int) -> QueryResult:
+    """``found``'s columns ``names``, with its ``_row`` values as the rows' positions."""
+    rows = found.column(_ROW_KEY).to_numpy().astype(np.int64, copy=False)
+    return QueryResult(found.select(names), total, rows)
+
+
+def select_positions(
+    archive: Archive,
+    table: str | TableSchema,
+    filters: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    limit: int,
+) -> QueryResult:
+    """Which rows of ``table`` match ``filters``: their canonical positions, not their columns.
+
+    For a query of whole rows whose json pages come from the archive's rendered rows
+    (:mod:`mastkit.server.row_texts`): reading one integer column instead of every column is
+    most of such a query's cost saved; :func:`rows_at` reads the columns if a page needs them.
+
+    Parameters
+    ----------
+    archive : Archive
+    table : str or TableSchema
+    filters : list of dict, optional
+        MAST filters (see :func:`compile_filters`).
+    limit : int
+        Most rows wanted (as :func:`select`'s ``limit``): past it only the count is exact.
+
+    Returns
+    -------
+    QueryResult
+        ``table``: no rows, the columns' schema; ``total``: the number of matching rows;
+        ``rows``: their positions in canonical order (all of them, up to ``limit``).
+    """
+    schema = table if isinstance(table, TableSchema) else get_schema(table)
+    table = schema.name
+    where, params = compile_filters(schema, filters)
+    cols = ", ".join(f't."{n}"' for n in schema.names)
+    empty = archive.execute(f"SELECT {cols} FROM {table} t WHERE false")
+    found = archive.execute(f"SELECT t._row FROM {table} t {_where(where)} LIMIT ?",
+                            [*params, limit + 1])
+    rows = np.sort(found.column(0).to_numpy()).astype(np.int64, copy=False)
+    if len(rows) > limit:
+        return QueryResult(empty, _count(archive, table, where, params), rows[:limit])
+    return QueryResult(empty, len(rows), rows)
+
+
+def rows_at(
+    archive: Archive, table: str | TableSchema, names: Sequence[str], positions: np.ndarray
+) -> pa.Table:
+    """Columns ``names`` of the rows of ``table`` at canonical ``positions``, in that order.
+
+    Parameters
+    ----------
+    archive : Archive
+    table : str or TableSchema
+    names : sequence of str
+        Canonical column names (validated by the caller).
+    positions : numpy.ndarray
+        ``_row`` values of rows of the table (repeats allowed).
+    """
+    schema = table if isinstance(table, TableSchema) else get_schema(table)
+    cols = ", ".join(f't."{n}"' for n in names)
+    wanted = np.asarray(positions, dtype=np.int64)
+    if not len(wanted):
+        return archive.execute(f"SELECT {cols} FROM {schema.name} t WHERE false")
+    found = archive.execute(
+        f"SELECT {cols}, t._row AS {_ROW_KEY} FROM {schema.name} t "
+        f"SEMI JOIN _mastkit_positions q ON t._row = q.r",
+        tables={"_mastkit_positions": pa.table({"r": np.unique(wanted)})},
+    )
+    keys = found.column(_ROW_KEY).to_numpy()
+    order = np.argsort(keys)
+    ordered = keys[order]
+    at = np.minimum(np.searchsorted(ordered, wanted), max(len(keys) - 1, 0))
+    if not len(keys) or not np.array_equal(ordered[at], wanted):
+        raise MastError(f"{schema.name} has no row at some of the positions asked for")
+    return found.select(list(names)).take(pa.array(order[at]))
 
 
 def _count(archive: Archive, table: str, where: str, params: list[Any]) -> int:
@@ -384,7 +472,7 @@ def _whole(archive: Archive, table: str, cols: str, names: list[str], where: str
     if found.num_rows > limit:
         return None  # over the window: only the first rows in canonical order are wanted
     ordered = found.take(pc.sort_indices(found.column(_ROW_KEY)))
-    return QueryResult(ordered.select(names), ordered.num_rows)
+    return _with_rows(ordered, names, ordered.num_rows)
 
 
 def _page(archive: Archive, table: str, cols: str, names: list[str], where: str,
@@ -401,11 +489,12 @@ def _page(archive: Archive, table: str, cols: str, names: list[str], where: str,
     lo, hi, n = (bounds.column(i)[0].as_py() for i in range(3))
     total = offset + n if 0 < n < limit else _count(archive, table, where, params)
     if not n:
-        empty = archive.execute(f"SELECT {cols} FROM {table} t WHERE false")
-        return QueryResult(empty.select(names), total)
-    rows = archive.execute(f"SELECT {cols} FROM {table} t {_where(where, 't._row BETWEEN ? AND ?')}"
-                           f" ORDER BY t._row", [*params, lo, hi])
-    return QueryResult(rows.select(names), total)
+        empty = archive.execute(f"SELECT {cols}, t._row AS {_ROW_KEY} FROM {table} t WHERE false")
+        return _with_rows(empty, names, total)
+    rows = archive.execute(f"SELECT {cols}, t._row AS {_ROW_KEY} FROM {table} t "
+                           f"{_where(where, 't._row BETWEEN ? AND ?')} ORDER BY t._row",
+                           [*params, lo, hi])
+    return _with_rows(rows, names, total)
 
 
 def products_for(archive: Archive, obsids: Sequence[int], columns: str = "*") -> pa.Table:
@@ -426,13 +515,38 @@ def products_for(archive: Archive, obsids: Sequence[int], columns: str = "*") ->
     -------
     pyarrow.Table
     """
+    return select_products(archive, obsids, columns).table
+
+
+def select_products(
+    archive: Archive, obsids: Sequence[int], columns: str = "*", *, positions_only: bool = False
+) -> QueryResult:
+    """:func:`products_for`, with the rows' canonical positions when the product index has them.
+
+    ``rows`` are positions in ``_row`` order, which is the order of the archive's rendered
+    product rows (:mod:`mastkit.server.row_texts`); None when answered by SQL. With
+    ``positions_only`` (and the index), ``table`` has no rows, only the columns' schema:
+    :func:`products_at` reads them when needed.
+    """
     projection = compile_columns(PRODUCTS, columns)
     index = None if projection.count else archive.product_index()
     if index is not None:
         # An id outside BIGINT matches no product (obsID is a BIGINT).
         keys = [k for k in {int(i) for i in obsids} if -(2**63) <= k < 2**63]
-        return index.lookup(np.unique(np.array(keys, dtype=np.int64)), projection.names)
-    return _products_sql(archive, obsids, projection.names)
+        positions = index.positions(np.unique(np.array(keys, dtype=np.int64)))
+        wanted = positions[:0] if positions_only else positions
+        return QueryResult(index.take(wanted, projection.names), len(positions), positions)
+    table = _products_sql(archive, obsids, projection.names)
+    return QueryResult(table, table.num_rows)
+
+
+def products_at(archive: Archive, names: Sequence[str], positions: np.ndarray) -> pa.Table:
+    """Columns ``names`` of the products at sorted index ``positions`` (see
+    :func:`select_products`)."""
+    index = archive.product_index()
+    if index is None:
+        raise MastError("the product index is gone")
+    return index.take(np.asarray(positions, dtype=np.int64), names)
 
 
 def _products_sql(archive: Archive, obsids: Sequence[int], names: Sequence[str]) -> pa.Table:

@@ -31,7 +31,7 @@ import pyarrow.types as pat
 
 from mastkit.tables._jsontext import json_values
 
-__all__ = ["row_parts"]
+__all__ = ["row_parts", "row_texts"]
 
 _ENCODE: Final = msgspec.json.Encoder().encode
 #: Rows per block; blocks are encoded in parallel and their text concatenated.
@@ -156,8 +156,8 @@ def _merge(pieces: list[Piece]) -> list[Piece]:
     return merged
 
 
-def _block(table: pa.Table, keys: Sequence[str] | None, kinds: Sequence[str | None]) -> pa.Buffer:
-    """Rows of a block, each followed by a comma, as one buffer.
+def _joined(table: pa.Table, keys: Sequence[str] | None, kinds: Sequence[str | None]) -> pa.Array:
+    """Each row's text followed by a comma, as a string array (one element per row).
 
     Row objects ``{"key":value,...}`` with ``keys`` (JSON-encoded names), else positional rows
     ``[value,...]``.
@@ -175,8 +175,15 @@ def _block(table: pa.Table, keys: Sequence[str] | None, kinds: Sequence[str | No
     pieces.append(tail + closing + ",")
     pieces = _merge(pieces)
     if not any(isinstance(p, pa.Array) for p in pieces):
-        return pa.py_buffer("".join(p for p in pieces if isinstance(p, str)).encode() * n)
-    joined = pc.binary_join_element_wise(*pieces, "", options=_JOIN)
+        text = "".join(p for p in pieces if isinstance(p, str))
+        return pa.array([text] * n, pa.string())
+    return pc.binary_join_element_wise(*pieces, "", options=_JOIN)
+
+
+def _block(table: pa.Table, keys: Sequence[str] | None, kinds: Sequence[str | None]) -> pa.Buffer:
+    """Rows of a block, each followed by a comma, as one buffer (see :func:`_joined`)."""
+    n = table.num_rows
+    joined = _joined(table, keys, kinds)
     _, offsets, data = joined.buffers()
     assert offsets is not None and data is not None
     bounds = np.frombuffer(offsets, dtype=np.int32)
@@ -207,3 +214,20 @@ def row_parts(table: pa.Table, *, objects: bool = True) -> list[bytes | pa.Buffe
     last = blocks[-1]
     blocks[-1] = last.slice(0, last.size - 1)  # the last row's comma
     return [b"[", *blocks, b"]"]
+
+
+def row_texts(table: pa.Table) -> list[pa.Array]:
+    """Each row of ``table`` as its own JSON object text followed by a comma.
+
+    The same text :func:`row_parts` writes for the row, kept apart: arrays of at most
+    :data:`_BLOCK` rows (utf8, 32-bit offsets), in row order, so that any selection of rows can
+    later be sent as a JSON array by concatenating their texts (see
+    :mod:`mastkit.server.row_texts`).
+    """
+    if table.num_rows == 0:
+        return []
+    if table.num_columns == 0:
+        return [pa.array(["{},"] * table.num_rows, pa.string())]
+    keys = [_ENCODE(name).decode() for name in table.column_names]
+    kinds = [_kind(f.type) for f in table.schema]
+    return [_joined(table.slice(s, _BLOCK), keys, kinds) for s in range(0, table.num_rows, _BLOCK)]

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from mastkit.protocol.envelopes import Field, Paging
 from mastkit.tables._csv import encode_csv
-from mastkit.tables._rowtext import row_parts
+from mastkit.tables._rowtext import row_parts, row_texts
 from mastkit.tables._votable import encode_votable
 from mastkit.tables.schema import mast_type_for
 
@@ -23,6 +23,7 @@ __all__ = [
     "encode_csv",
     "encode_extjs",
     "encode_row_parts",
+    "encode_row_texts",
     "encode_rows",
     "encode_votable",
     "fields_for",
@@ -103,6 +104,20 @@ def encode_row_parts(table: pa.Table) -> list[bytes | pa.Buffer]:
     if table.num_rows == 0 or table.num_columns == 0 or _small(table):
         return [encode_rows(table)]
     return row_parts(table)
+
+
+def encode_row_texts(table: pa.Table) -> list[pa.Array]:
+    """Each row of ``table`` as the JSON object :func:`encode_rows` writes for it, and a comma.
+
+    Arrays of at most 16,384 rows (utf8), in row order: a store of rendered rows, from which
+    any selection of rows becomes the ``data`` of a json reply by concatenation.
+
+    Examples
+    --------
+    >>> [a.to_pylist() for a in encode_row_texts(pa.table({"n": [1, None], "s": ["a", "b"]}))]
+    [['{"n":1,"s":"a"},', '{"n":null,"s":"b"},']]
+    """
+    return row_texts(table)
 
 
 def _positional_rows(table: pa.Table) -> bytes:
