@@ -13,6 +13,7 @@ import pytest
 
 import mastkit.client._results as results
 from mastkit import AsyncClient, Client
+from mastkit.client._workers import workers
 from mastkit.errors import DecodeError, ServiceError
 from mastkit.protocol import MashupRequest, MashupResponse, decode_response, encode_error
 from mastkit.protocol.flows import Flow, Parallel, Send
@@ -60,8 +61,9 @@ def test_sync_pages_are_decoded_on_the_decoder_thread(
         table = client.query("Mast.Caom.Cone", CONE)
     assert table.arrow.equals(_expected())
     assert len(decoded_on) == 4  # 19 rows in pages of 5
-    assert all(name.startswith("mastkit-decode") for name in decoded_on)
-    assert not [t for t in threading.enumerate() if t.name.startswith("mastkit-decode")]
+    # On the shared worker threads, and none is still at work once the query returned.
+    assert all(name.startswith("mastkit-worker") for name in decoded_on)
+    assert workers().busy == 0
 
 
 @pytest.mark.anyio
@@ -73,7 +75,7 @@ async def test_async_pages_are_decoded_on_the_decoder_thread(
         table = await client.query("Mast.Caom.Cone", CONE)
     assert table.arrow.equals(_expected())
     assert len(decoded_on) == 5
-    assert all(name.startswith("mastkit-decode") for name in decoded_on)
+    assert all(name.startswith("mastkit-worker") for name in decoded_on)
 
 
 def test_a_page_that_does_not_decode_fails_the_query(mast: ScriptedMast, live: str) -> None:
@@ -86,7 +88,7 @@ def test_a_page_that_does_not_decode_fails_the_query(mast: ScriptedMast, live: s
     mast.mutate = spoil
     with Client(live, pagesize=5) as client, pytest.raises(DecodeError, match="s_ra"):
         client.query("Mast.Caom.Cone", CONE)
-    assert not [t for t in threading.enumerate() if t.name.startswith("mastkit-decode")]
+    assert workers().busy == 0  # no page of the failed query is still being decoded
 
 
 def test_an_error_reply_fails_the_query(mast: ScriptedMast, live: str) -> None:
@@ -155,7 +157,7 @@ def test_only_complete_pages_are_decoded_early(decoded_on: list[str]) -> None:
         decoder.submit(_send(2).request, page := _reply(2))
         assert decoder.table(page).num_rows == 5
         assert decoder.table(unpaged).num_rows == 5  # decoded when asked, on this thread
-    assert decoded_on[0].startswith("mastkit-decode")
+    assert decoded_on[0].startswith("mastkit-worker")
     assert decoded_on[1] == threading.current_thread().name
 
 

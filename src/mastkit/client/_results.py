@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from typing import Any
 
 import pyarrow as pa
 
+from mastkit.client._workers import workers
 from mastkit.errors import DecodeError
 from mastkit.protocol import MashupRequest, MashupResponse, Paging
 from mastkit.protocol.flows import Flow, Parallel, Send
@@ -38,7 +39,8 @@ class PageDecoder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[int, tuple[MashupResponse, Future[pa.Table]]] = {}
-        self._pool: ThreadPoolExecutor | None = None
+        # At most this many pages decoded at once (on the shared worker threads).
+        self._slots = threading.BoundedSemaphore(_WORKERS)
         self._closed = False
 
     def submit(self, request: MashupRequest, response: MashupResponse) -> None:
@@ -50,15 +52,17 @@ class PageDecoder:
         with self._lock:
             if self._closed or id(response) in self._pending:
                 return
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max_workers=_WORKERS, thread_name_prefix="mastkit-decode"
-                )
             # Each page on one thread: pages side by side cost less CPU in all than each
             # page spread over Arrow's pool, and CPU is what the pages still arriving need.
-            future = self._pool.submit(decode_reply, response, threads=False)
+            future = workers().submit(self._decode, response)
             # The reply is kept with its future, so its id cannot be reused meanwhile.
             self._pending[id(response)] = (response, future)
+
+    def _decode(self, response: MashupResponse) -> pa.Table:
+        with self._slots:
+            if self._closed:
+                raise DecodeError("the query ended before this page was decoded")
+            return decode_reply(response, threads=False)
 
     def table(self, response: MashupResponse) -> pa.Table:
         """The decoded table of ``response``."""
@@ -69,19 +73,17 @@ class PageDecoder:
         return entry[1].result()
 
     def close(self) -> None:
-        """Drop pending work (a failed query's pages) and stop the workers.
+        """Drop pending work (a failed query's pages).
 
-        Pages not started are cancelled; one being decoded is waited for (well under a second),
-        so no decoding thread outlives the query.
+        Pages not started are not decoded; one being decoded is waited for (well under a
+        second), so no decoding of the query outlives it.
         """
         with self._lock:
             self._closed = True
             pending, self._pending = self._pending, {}
-            pool, self._pool = self._pool, None
         for _, future in pending.values():
             future.cancel()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        wait([future for _, future in pending.values()])
 
     def __enter__(self) -> PageDecoder:
         return self

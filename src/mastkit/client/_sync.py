@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -26,6 +25,7 @@ from mastkit.client._caching import Caching, options_with_guard
 from mastkit.client._rawbody import read_body
 from mastkit.client._results import PageDecoder, build_result, decoding, page_result
 from mastkit.client._retry import RetryPolicy, next_delay
+from mastkit.client._workers import bounded_map
 from mastkit.client.cache import ResultCache
 from mastkit.errors import MastError
 from mastkit.protocol import MashupRequest, MashupResponse, decode_columns_config
@@ -46,27 +46,6 @@ __all__ = ["Client", "bounded_map"]
 
 logger = logging.getLogger("mastkit.client")
 T = TypeVar("T")
-A = TypeVar("A")
-
-
-def bounded_map(fn: Callable[[A], T], items: Sequence[A], limit: int) -> list[T]:
-    """``[fn(item) for item in items]`` on at most ``limit`` threads, results in input order.
-
-    The concurrency of the driver's :class:`~mastkit.protocol.flows.Parallel`, shared with the
-    plan driver of :mod:`mastkit.services` so that both fan out the same way. The first failure
-    in input order is raised, once the items already running have finished; the items not yet
-    started are cancelled.
-    """
-    if len(items) <= 1 or limit <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(limit, len(items))) as pool:
-        futures = [pool.submit(fn, item) for item in items]
-        try:
-            return [f.result() for f in futures]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
 
 
 class Client:

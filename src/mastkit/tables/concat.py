@@ -99,6 +99,13 @@ def concat_pages(tables: Sequence[pa.Table]) -> pa.Table:
         return pa.table({})
     if len(tables) == 1:
         return tables[0]
+    first = tables[0].schema
+    if all(t.schema.equals(first, check_metadata=True) for t in tables[1:]) and not any(
+        pa.types.is_null(t) for t in first.types
+    ):
+        # The usual case, pages typed alike: nothing to settle (a null-typed column would
+        # still take its declared type from the pages).
+        return pa.concat_tables(tables)
     names: dict[str, None] = {}
     for table in tables:
         names.update(dict.fromkeys(table.column_names))
