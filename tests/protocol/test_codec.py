@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mastkit.errors import BadInputError, DecodeError, RequestDecodeError
@@ -315,3 +315,21 @@ def test_partially_percent_encoded_raw_json() -> None:
     # Browsers and httpx leave braces but encode quotes in a query string.
     req = decode_request("request={%22service%22:%22Mast.Caom.Cone%22,%22params%22:{%22ra%22:1}}")
     assert req.service == "Mast.Caom.Cone" and req.params == {"ra": 1}
+
+
+@given(st.text())
+@example("")
+@example("a/b c,d\"e:f")
+@example("é\u2603\U0001f600%+&=?#")
+@example("lone \ud800 surrogate")
+def test_percent_encoding_is_urllib_quote_exactly(text: str) -> None:
+    from mastkit.protocol.codec import _SAFE_ALL, _SAFE_FORM, _quote
+
+    try:
+        want_form, want_all = quote(text), quote(text, safe="")
+    except UnicodeEncodeError:  # lone surrogates: both refuse
+        with pytest.raises(UnicodeEncodeError):
+            _quote(text, _SAFE_FORM)
+        return
+    assert _quote(text, _SAFE_FORM) == want_form
+    assert _quote(text, _SAFE_ALL) == want_all

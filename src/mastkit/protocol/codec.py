@@ -12,9 +12,10 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, unquote_plus
+from urllib.parse import unquote_plus
 
 import msgspec
+import numpy as np
 
 from mastkit.errors import BadInputError, DecodeError, RequestDecodeError
 from mastkit.protocol.envelopes import (
@@ -112,14 +113,49 @@ def encode_json(request: MashupRequest) -> str:
         ) from exc
 
 
+def _safe_bytes(safe: str) -> np.ndarray:
+    """Which byte values ``urllib.parse.quote`` leaves as they are: letters, digits, ``_.-~``
+    and ``safe``."""
+    keep = np.zeros(256, dtype=bool)
+    kept = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~" + safe.encode()
+    keep[np.frombuffer(kept, dtype=np.uint8)] = True
+    return keep
+
+
+_SAFE_FORM = _safe_bytes("/")
+_SAFE_ALL = _safe_bytes("")
+_HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
+
+
+def _quote(text: str, keep: np.ndarray) -> str:
+    """``urllib.parse.quote(text, safe)`` exactly (``keep``: its bytes left as they are).
+
+    Vectorised: ``quote`` calls a Python function per byte, about 1 ms for the 13 kB of a
+    1,000-obsid product request, per request; this takes a tenth of that.
+    """
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    escaped = ~keep[data]
+    if not escaped.any():
+        return text
+    width = 1 + 2 * escaped.astype(np.int64)
+    starts = np.cumsum(width) - width
+    out = np.empty(int(starts[-1] + width[-1]), dtype=np.uint8)
+    out[starts[~escaped]] = data[~escaped]
+    at, values = starts[escaped], data[escaped]
+    out[at] = ord("%")
+    out[at + 1] = _HEX[values >> 4]
+    out[at + 2] = _HEX[values & 15]
+    return out.tobytes().decode("ascii")
+
+
 def encode_form(request: MashupRequest) -> bytes:
     """The POST body: ``request=`` followed by the percent-encoded JSON (``quote``, safe ``/``)."""
-    return ("request=" + quote(encode_json(request))).encode("ascii")
+    return ("request=" + _quote(encode_json(request), _SAFE_FORM)).encode("ascii")
 
 
 def encode_query(request: MashupRequest) -> str:
     """The GET query string: ``request=`` followed by the fully percent-encoded JSON."""
-    return "request=" + quote(encode_json(request), safe="")
+    return "request=" + _quote(encode_json(request), _SAFE_ALL)
 
 
 def _excerpt(raw: bytes | str) -> str:
