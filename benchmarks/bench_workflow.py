@@ -29,9 +29,9 @@ peak RSS. On a shared machine wall times vary with the load; CPU times much less
 ratio is what the two clients cost in all, whatever the parallelism.
 
 Targets (issue 4): criteria at least 5x faster than astroquery, product lists at least 3x.
-The server encodes about 50 MB of JSON per 50,000-row page and answers a product list with one
-join per request, and shares the machine with the client, so the ratios measure the clients
-only as far as the server leaves room; the report prints the load average.
+The server sends about 50 MB of JSON per 50,000-row page, gathered from the archive's rendered
+rows (see ``mastkit.server.row_texts``), and shares the machine with the client, so both clients
+pay for it alike; the report prints the load average.
 """
 
 from __future__ import annotations

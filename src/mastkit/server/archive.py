@@ -520,6 +520,8 @@ class Archive:
             self._cursors.clear()
             with self._index_lock:
                 self._index, self._index_checked = None, True
+                # Closed: no more look-ups (results still holding rows keep their mapping).
+                self._texts = {schema.name: None for schema in RENDERED}
             if self._con is not None:
                 self._con.close()
                 self._con = None
