@@ -333,3 +333,32 @@ def test_percent_encoding_is_urllib_quote_exactly(text: str) -> None:
         return
     assert _quote(text, _SAFE_FORM) == want_form
     assert _quote(text, _SAFE_ALL) == want_all
+
+
+BODIES = [
+    b'{"status":"COMPLETE","msg":"","data":[{"a":1},{"a":2}],"fields":[{"name":"a",'
+    b'"type":"int"}],"paging":{"page":1,"pageSize":2,"pagesFiltered":1,"rows":2,'
+    b'"rowsFiltered":2,"rowsTotal":2}}',
+    b'  \n{"status":"ERROR","msg":"bad column","data":[],"fields":[]}',
+    b"",
+    b" \t\r\n ",
+    b"obsid,s_ra\n1,2.5\n",
+    b"<html><body>Service unavailable</body></html>" + b" " * 5000,
+    b'{"status":"COMPLETE","data":[{"a":1}',
+]
+
+
+@pytest.mark.parametrize("body", BODIES)
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_body_read_into_a_bytearray_decodes_as_its_bytes(body: bytes, fmt: str) -> None:
+    """The sync client reads large replies into a bytearray: same reply, same errors."""
+
+    def outcome(data: bytes | bytearray) -> object:
+        try:
+            reply = decode_response(data, fmt)
+        except DecodeError as exc:
+            return ("error", str(exc))
+        return (reply.status, reply.msg, reply.fields, reply.paging, reply.data_raw,
+                bytes(reply.body))
+
+    assert outcome(bytearray(body)) == outcome(body)

@@ -212,7 +212,10 @@ class ClientCore:
             raise error
 
     def handle_reply(
-        self, response: httpx.Response, request: MashupRequest | None, body: bytes | None = None
+        self,
+        response: httpx.Response,
+        request: MashupRequest | None,
+        body: bytes | bytearray | None = None,
     ) -> MashupResponse:
         """Map an HTTP reply to a decoded :class:`MashupResponse` or raise the right error.
 

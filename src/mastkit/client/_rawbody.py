@@ -31,6 +31,7 @@ that ends before its ``Content-Length`` is a ``RemoteProtocolError``, a stalled 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -57,6 +58,8 @@ CLOSING_MIN = 16 << 20
 DIRECT_READ = 1 << 20
 #: How deep the wrappers around httpcore's byte stream may go (httpx's and the pool's).
 _DEPTH = 8
+#: Where httpcore's synchronous socket stream lives (the only stream read into a buffer).
+_SYNC_STREAM_MODULE = "httpcore._backends.sync"
 
 
 @dataclass(slots=True)
@@ -251,15 +254,74 @@ async def _aiter_direct(
         await chunks.aclose()
 
 
-def read_body(response: httpx.Response, timeout: float | None = None) -> bytes:
+def read_body(response: httpx.Response, timeout: float | None = None) -> bytes | bytearray:
     """The whole body of a streamed ``response``, decoded as httpx would (content codings).
 
-    A large identity-coded body is read straight from the connection (:func:`iter_body`).
+    A large identity-coded body is read straight from the connection (:func:`iter_body`); on a
+    plain or TLS socket, into one ``bytearray`` of its ``Content-Length``
+    (:func:`_read_into`): no chunk is allocated, kept and joined, which spares a copy of the
+    body and leaves no trail of freed chunks in the allocator's per-thread heaps.
     """
     direct = _direct(response)
     if direct is None:
         return response.read()
-    return b"".join(_iter_direct(response, direct, timeout))
+    sock = _plain_socket(direct.stream)
+    if sock is None:
+        return b"".join(_iter_direct(response, direct, timeout))
+    return _read_into(response, direct, sock, timeout)
+
+
+def _plain_socket(stream: Any) -> socket.socket | None:
+    """The socket under httpcore's synchronous stream, when reading it reads the body.
+
+    Only for httpcore's ``SyncStream`` (a plain or TLS socket, which decrypts as it reads);
+    a TLS-in-TLS stream also offers its socket, whose bytes are still encrypted.
+    """
+    if type(stream).__name__ != "SyncStream" or type(stream).__module__ != _SYNC_STREAM_MODULE:
+        return None
+    sock = stream.get_extra_info("socket")
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _read_into(
+    response: httpx.Response, direct: _Direct, sock: socket.socket, timeout: float | None
+) -> bytes | bytearray:
+    """:func:`read_body` of a direct read, into one buffer (see the module docstring)."""
+    chunks = cast(Generator[bytes, None, None], response.iter_raw())
+    try:
+        first = next(chunks, b"")
+        length = direct.length
+        received = len(first)
+        reusable = received < length and _can_hand_back(direct.parser, length - received)
+        if received < length and not reusable and length < CLOSING_MIN:
+            return b"".join([first, *chunks])  # not worth a new connection: through httpx
+        body = bytearray(length)
+        view = memoryview(body)
+        view[:received] = first[:length]
+        try:
+            sock.settimeout(timeout)
+            while received < length:
+                count = sock.recv_into(view[received:], length - received)
+                if not count:
+                    raise _cut_short(response, received, length)
+                received += count
+        except TimeoutError as exc:  # socket.timeout
+            raise httpx.ReadTimeout(str(exc) or "timed out", request=response.request) from exc
+        except OSError as exc:
+            raise httpx.ReadError(str(exc) or type(exc).__name__, request=response.request) from exc
+        finally:
+            view.release()
+        if len(first) > length:
+            body += first[length:]
+        if reusable:
+            assert direct.parser is not None
+            _hand_back(direct.parser)
+            for extra in chunks:  # h11 now ends the message; the connection goes back to the pool
+                body += extra
+        # Otherwise h11 still waits for the body: closing the stream closes the connection.
+        return body
+    finally:
+        chunks.close()
 
 
 async def aread_body(response: httpx.Response, timeout: float | None = None) -> bytes:

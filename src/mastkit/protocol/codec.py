@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
@@ -158,10 +159,14 @@ def encode_query(request: MashupRequest) -> str:
     return "request=" + _quote(encode_json(request), _SAFE_ALL)
 
 
-def _excerpt(raw: bytes | str) -> str:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+def _excerpt(raw: bytes | bytearray | str) -> str:
+    # The head is enough for an excerpt (a reply may be tens of MB).
+    head = raw[: _EXCERPT * 4]
+    text = head if isinstance(head, str) else bytes(head).decode("utf-8", "replace")
     text = " ".join(text.split())
-    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "..."
+    if len(text) <= _EXCERPT and len(head) == len(raw):
+        return text
+    return text[:_EXCERPT] + "..."
 
 
 def _extract_request_text(payload: str) -> str:
@@ -379,7 +384,18 @@ def _decode_paging(value: Any) -> Paging | None:
     )
 
 
-def decode_response(body: bytes, format: str = "json") -> MashupResponse:
+_LEADING_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]*")
+
+
+def _first_byte(body: bytes | bytearray) -> bytes:
+    """The first byte of ``body`` that is not white space (``b""`` if none), without copying
+    the body (``bytearray.strip`` would, of a page of tens of MB)."""
+    match = _LEADING_SPACE.match(body)
+    at = match.end() if match else 0
+    return bytes(body[at : at + 1])
+
+
+def decode_response(body: bytes | bytearray, format: str = "json") -> MashupResponse:
     """Decode a reply body.
 
     The body is scanned once; ``data`` is kept encoded for the table decoders, so a large table
@@ -388,7 +404,7 @@ def decode_response(body: bytes, format: str = "json") -> MashupResponse:
 
     Parameters
     ----------
-    body : bytes
+    body : bytes or bytearray
         The HTTP body.
     format : str
         The format the request asked for. csv and votable replies have no envelope, unless the
@@ -399,10 +415,11 @@ def decode_response(body: bytes, format: str = "json") -> MashupResponse:
     DecodeError
         If the body is empty, not JSON where JSON is due, truncated, or of the wrong shape.
     """
-    if not body or not body.strip():
+    first = _first_byte(body)
+    if not first:
         raise DecodeError("The server sent an empty reply where a MAST reply was expected.")
-    if format in ("csv", "votable") and not body.lstrip().startswith(b"{"):
-        return MashupResponse(status="COMPLETE", format=format, body=body)
+    if format in ("csv", "votable") and first != b"{":
+        return MashupResponse(status="COMPLETE", format=format, body=bytes(body))
     if format == "json":
         split = _decode_split(body)
         if split is not None:
@@ -410,8 +427,7 @@ def decode_response(body: bytes, format: str = "json") -> MashupResponse:
     try:
         top = _RawMap.decode(body)
     except msgspec.DecodeError as exc:
-        text = body.lstrip()[:1]
-        if text == b"<":
+        if first == b"<":
             raise DecodeError(
                 f"The server sent HTML or XML, not a MAST JSON reply: {_excerpt(body)}"
             ) from exc
@@ -453,7 +469,7 @@ def _present(raw: msgspec.Raw) -> msgspec.Raw | None:
     return raw if len(raw) else None
 
 
-def _decode_split(body: bytes) -> MashupResponse | None:
+def _decode_split(body: bytes | bytearray) -> MashupResponse | None:
     """Decode a json table reply in one scan, its rows left in place, or None if it is not one.
 
     The rows of ``data`` come out as slices of ``body`` (the table decoder reads them where they

@@ -167,7 +167,7 @@ class DataRows:
 
     Attributes
     ----------
-    body : bytes
+    body : bytes or bytearray
         The whole reply body the rows are slices of.
     rows : list of msgspec.Raw
         The array's elements, in order (at least one).
@@ -175,7 +175,7 @@ class DataRows:
 
     __slots__ = ("body", "rows")
 
-    def __init__(self, body: bytes, rows: list[msgspec.Raw]) -> None:
+    def __init__(self, body: bytes | bytearray, rows: list[msgspec.Raw]) -> None:
         self.body = body
         self.rows = rows
 

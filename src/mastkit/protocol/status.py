@@ -50,7 +50,7 @@ def error_for_http(
     status_code: int,
     *,
     headers: Mapping[str, str] | None = None,
-    body: bytes = b"",
+    body: bytes | bytearray = b"",
     url: str = "",
     request: MashupRequest | None = None,
 ) -> MastError | None:

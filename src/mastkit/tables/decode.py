@@ -171,11 +171,11 @@ def _arrow(
     return table if table is not None else _careful(declared, bytes(data))
 
 
-def _address(buffer: bytes | msgspec.Raw) -> int:
+def _address(buffer: bytes | bytearray | msgspec.Raw) -> int:
     return int(np.frombuffer(buffer, dtype=np.uint8).ctypes.data)
 
 
-def _locate(body: bytes, rows: list[msgspec.Raw]) -> tuple[int, int] | None:
+def _locate(body: bytes | bytearray, rows: list[msgspec.Raw]) -> tuple[int, int] | None:
     """Where the array holding ``rows`` (slices of ``body``) starts and ends in ``body``."""
     base = _address(body)
     first = _address(rows[0]) - base
@@ -201,7 +201,7 @@ def _decode_split(fields: list[Field], split: DataRows, threads: bool) -> pa.Tab
         return decode_rows(fields, split.array(), threads=threads)
     start, end = span
     if end - start < _SMALL:
-        return _careful(fields, body[start:end])
+        return _careful(fields, bytes(body[start:end]))
     data = memoryview(body)[start:end]
     _check_utf8(data)
     table = read_rows(fields, data, rows, threads)
@@ -210,8 +210,8 @@ def _decode_split(fields: list[Field], split: DataRows, threads: bool) -> pa.Tab
     # Arrow reads one row per line, so a row spread over lines (pretty-printed) fails there;
     # looking for line breaks only now spares the common case a pass over the data.
     if body.find(b"\n", start, end) >= 0 or body.find(b"\r", start, end) >= 0:
-        return decode_rows(fields, body[start:end], threads=threads)
-    return _careful(fields, body[start:end])
+        return decode_rows(fields, bytes(body[start:end]), threads=threads)
+    return _careful(fields, bytes(body[start:end]))
 
 
 def _ignore(table: pa.Table, ignore_values: Mapping[str, Any] | None) -> pa.Table:
