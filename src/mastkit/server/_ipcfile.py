@@ -16,7 +16,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-__all__ = ["write_ipc_file"]
+__all__ = ["BUILD_KEY", "read_build", "write_ipc_file"]
+
+#: Schema metadata key of the archive build a side file was made from.
+BUILD_KEY = b"mastkit.build_id"
 
 
 def write_ipc_file(
@@ -56,3 +59,20 @@ def write_ipc_file(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def read_build(path: Path, format_key: bytes, version: str) -> str | None:
+    """The archive build recorded in the side file at ``path``, if it is of ``version``.
+
+    Reads the file's footer only (the file's own ``open`` checks the rest). None for a missing,
+    torn or foreign file, another version of the format, or no build recorded.
+    """
+    try:
+        with pa.memory_map(str(path), "r") as source:
+            metadata = ipc.open_file(source).schema.metadata or {}
+    except (OSError, pa.ArrowException):
+        return None
+    if metadata.get(format_key) != version.encode():
+        return None
+    build = metadata.get(BUILD_KEY)
+    return build.decode() if build else None

@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from mastkit.errors import BadInputError, UnknownColumnError
 from mastkit.protocol import Field, MashupRequest
 from mastkit.server import schema, sql
 from mastkit.server.responses import DocumentResult, Result, TableResult
-from mastkit.server.row_texts import RowSelection
+from mastkit.server.row_texts import RowSelection, RowTexts
 from mastkit.tables import fields_for
 
 __all__ = [
@@ -315,28 +316,28 @@ def _select(
     if found.total > context.row_limit:
         raise RowLimitExceeded(found.total, context.row_limit)
     if whole:
-        assert texts is not None and found.rows is not None
         archive = context.archive
-        names = texts.names
-        return TableResult(
-            None,
-            _caom_fields(found.table),
-            rows=RowSelection(texts, found.rows),
-            load=lambda positions: sql.rows_at(archive, "observations", names, positions),
+        return _as_rows(
+            found, texts, lambda names, at: sql.rows_at(archive, "observations", names, at)
         )
-    return _caom_result(context, "observations", found)
+    return TableResult(found.table, _caom_fields(found.table))
 
 
-def _caom_result(context: Context, table: str, found: sql.QueryResult) -> TableResult:
-    """A CAOM result, with its rows' rendered texts when it holds whole rows of ``table``."""
-    fields = _caom_fields(found.table)
-    texts = context.archive.row_texts(table) if found.rows is not None else None
-    rows = None
-    if texts is not None and found.rows is not None and texts.names == tuple(
-        f.name for f in fields
-    ):
-        rows = RowSelection(texts, found.rows)
-    return TableResult(found.table, fields, rows=rows)
+def _as_rows(
+    found: sql.QueryResult,
+    texts: RowTexts | None,
+    read: Callable[[tuple[str, ...], np.ndarray], pa.Table],
+) -> TableResult:
+    """A result of whole archive rows kept as their positions: json pages come from ``texts``,
+    other formats read their page's columns with ``read(names, positions)``."""
+    assert texts is not None and found.rows is not None
+    names = texts.names
+    return TableResult(
+        None,
+        _caom_fields(found.table),
+        rows=RowSelection(texts, found.rows),
+        load=lambda positions: read(names, positions),
+    )
 
 
 def caom_cone(request: MashupRequest, context: Context) -> TableResult:
@@ -420,16 +421,9 @@ def caom_products(request: MashupRequest, context: Context) -> TableResult:
         raise ServiceFailure(exc.message) from None
     if found.total > context.row_limit:
         raise RowLimitExceeded(found.total, context.row_limit)
-    if whole and found.rows is not None and len(found.rows) == found.total:
-        assert texts is not None
-        names = texts.names
-        return TableResult(
-            None,
-            _caom_fields(found.table),
-            rows=RowSelection(texts, found.rows),
-            load=lambda positions: sql.products_at(archive, names, positions),
-        )
-    return _caom_result(context, "products", found)
+    if whole and found.rows is not None:  # else answered by SQL: the table is all there is
+        return _as_rows(found, texts, lambda names, at: sql.products_at(archive, names, at))
+    return TableResult(found.table, _caom_fields(found.table))
 
 
 def config_properties(config: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

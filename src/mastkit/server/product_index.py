@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from mastkit.errors import MastError
-from mastkit.server._ipcfile import write_ipc_file
+from mastkit.server._ipcfile import BUILD_KEY, read_build, write_ipc_file
 from mastkit.server.schema import PRODUCTS
 
 __all__ = [
@@ -70,7 +70,6 @@ INDEX_FORMAT = "1"
 _BATCH_ROWS = 1 << 19
 _KEY = "obsID"
 _FORMAT_KEY = b"mastkit.product_index"
-_BUILD_KEY = b"mastkit.build_id"
 
 
 class IndexUnusable(MastError):
@@ -112,7 +111,7 @@ def write_index(con: duckdb.DuckDBPyConnection, target: Path, build_id: str) -> 
     # of the whole table; :func:`_rebatched` checks the order as the batches pass.
     reader = relation.to_arrow_reader(_BATCH_ROWS)
     schema = pa.schema([reader.schema.field(n) for n in names]).with_metadata(
-        {_FORMAT_KEY: INDEX_FORMAT.encode(), _BUILD_KEY: build_id.encode()}
+        {_FORMAT_KEY: INDEX_FORMAT.encode(), BUILD_KEY: build_id.encode()}
     )
     # Nothing is written when _rebatched finds the order broken (it yields None).
     return write_ipc_file(target, schema, _rebatched(reader, names, schema))
@@ -164,15 +163,7 @@ def read_build_id(path: Path) -> str | None:
 
     Reads the file's footer only; :meth:`ProductIndex.open` checks the rest.
     """
-    try:
-        with pa.memory_map(str(path), "r") as source:
-            metadata = ipc.open_file(source).schema.metadata or {}
-    except (OSError, pa.ArrowException):
-        return None
-    if metadata.get(_FORMAT_KEY) != INDEX_FORMAT.encode():
-        return None
-    build = metadata.get(_BUILD_KEY)
-    return build.decode() if build else None
+    return read_build(path, _FORMAT_KEY, INDEX_FORMAT)
 
 
 class ProductIndex:
@@ -306,7 +297,7 @@ def _checked(
     metadata = reader.schema.metadata or {}
     if metadata.get(_FORMAT_KEY) != INDEX_FORMAT.encode():
         raise IndexUnusable(f"{path} is of another index format")
-    if metadata.get(_BUILD_KEY) != build_id.encode():
+    if metadata.get(BUILD_KEY) != build_id.encode():
         raise IndexUnusable(f"{path} was made for another build of the archive")
     if not reader.schema.remove_metadata().equals(expected):
         raise IndexUnusable(f"{path} has other columns than the archive")

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from mastkit.errors import MastError
-from mastkit.server._ipcfile import write_ipc_file
+from mastkit.server._ipcfile import BUILD_KEY, read_build, write_ipc_file
 from mastkit.server.schema import TableSchema
 from mastkit.tables.encode import encode_row_texts
 
@@ -60,7 +60,6 @@ TEXTS_FORMAT = "1"
 _READ_ROWS = 1 << 16
 _COLUMN = "json"
 _FORMAT_KEY = b"mastkit.row_texts"
-_BUILD_KEY = b"mastkit.build_id"
 _TABLE_KEY = b"mastkit.table"
 _NAMES_KEY = b"mastkit.columns"
 
@@ -79,7 +78,7 @@ def _file_schema(schema: TableSchema, build_id: str) -> pa.Schema:
     return pa.schema([(_COLUMN, pa.string())]).with_metadata(
         {
             _FORMAT_KEY: TEXTS_FORMAT.encode(),
-            _BUILD_KEY: build_id.encode(),
+            BUILD_KEY: build_id.encode(),
             _TABLE_KEY: schema.name.encode(),
             _NAMES_KEY: json.dumps(list(schema.names)).encode(),
         }
@@ -137,15 +136,7 @@ def _text_batches(
 
 def read_texts_build_id(path: Path) -> str | None:
     """The archive build recorded in the rendered rows at ``path`` (None if none is usable)."""
-    try:
-        with pa.memory_map(str(path), "r") as source:
-            metadata = ipc.open_file(source).schema.metadata or {}
-    except (OSError, pa.ArrowException):
-        return None
-    if metadata.get(_FORMAT_KEY) != TEXTS_FORMAT.encode():
-        return None
-    build = metadata.get(_BUILD_KEY)
-    return build.decode() if build else None
+    return read_build(path, _FORMAT_KEY, TEXTS_FORMAT)
 
 
 class RowTexts:
@@ -211,7 +202,7 @@ class RowTexts:
             metadata = reader.schema.metadata or {}
             if metadata.get(_FORMAT_KEY) != TEXTS_FORMAT.encode():
                 raise TextsUnusable(f"{path} is of another format")
-            if metadata.get(_BUILD_KEY) != build_id.encode():
+            if metadata.get(BUILD_KEY) != build_id.encode():
                 raise TextsUnusable(f"{path} was made for another build of the archive")
             if metadata != expected.metadata or not reader.schema.equals(expected):
                 raise TextsUnusable(f"{path} holds other columns than the archive's {schema.name}")
