@@ -313,3 +313,36 @@ def test_tampered_registry_entries_are_skipped(
         found = [u.catalog.name for u in read_registry(target)]
     assert found == ["Good"]
     assert "malformed" in caplog.text and "missing" in caplog.text
+
+
+def test_concurrent_additions_all_register(target: Path, tmp_path: Path) -> None:
+    """Runs at once each read and rewrite the registry: the lock keeps every entry."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = _write(_stars(), tmp_path / "stars.parquet")
+    names = [f"Cat{i}" for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: add_catalog(target, n, source), names))
+    registered = sorted(entry.catalog.name for entry in read_registry(target))
+    assert registered == sorted(names)
+    files = sorted(p.name for p in catalogs_dir(target).glob("*.duckdb"))
+    assert files == sorted(f"{n.lower()}.duckdb" for n in names)
+
+
+def test_one_name_added_twice_at_once_registers_once(target: Path, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = _write(_stars(), tmp_path / "stars.parquet")
+
+    def attempt(_: int) -> str:
+        try:
+            add_catalog(target, "Twin", source)
+        except BadInputError as exc:
+            return str(exc)
+        return "added"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(attempt, range(4)))
+    assert outcomes.count("added") == 1
+    assert all("Twin" in o or "twin" in o for o in outcomes if o != "added")
+    assert [entry.catalog.name for entry in read_registry(target)] == ["Twin"]

@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: registry changes are not serialised
+    fcntl = None  # type: ignore[assignment]
 
 from mastkit.errors import BadInputError, MastError
 from mastkit.server.catalogs import SEPARATION, Catalog, check_catalog_name
@@ -50,6 +55,8 @@ log = logging.getLogger(__name__)
 
 REGISTRY = "catalogs.json"
 _REGISTRY_VERSION = 1
+#: Held while the registry changes (see :func:`_registry_lock`).
+_LOCK_FILE = ".lock"
 #: File formats and the suffixes that imply them.
 FORMATS: dict[str, tuple[str, ...]] = {
     "parquet": (".parquet", ".pq"),
@@ -202,6 +209,26 @@ def read_registry(archive_path: str | os.PathLike[str]) -> list[UserCatalog]:
             continue
         found.append(UserCatalog(catalog, path, str(entry.get("source", ""))))
     return found
+
+
+@contextlib.contextmanager
+def _registry_lock(directory: Path) -> Iterator[None]:
+    """Hold the catalogue directory's lock: one change of the registry at a time.
+
+    Two ``add-catalog`` runs at once would otherwise each write the registry as they read it,
+    and the second would drop the first one's entry. An advisory ``flock`` on a lock file in
+    the directory (released by the system if the process dies); on systems without ``fcntl``
+    (Windows) changes are not serialised.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / _LOCK_FILE, "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _write_entries(directory: Path, entries: list[dict[str, Any]]) -> None:
@@ -492,31 +519,36 @@ def add_catalog(
     """
     from mastkit.server.catalogs import BUILTIN
 
+    def checked_name(directory: Path) -> tuple[str, list[dict[str, Any]]]:
+        entries = _read_entries(directory) if directory.exists() else []
+        taken = {c.key: c for c in BUILTIN} | {str(e.get("name", "")).lower(): e for e in entries}
+        return check_catalog_name(name, taken), entries
+
     directory = catalogs_dir(archive_path)
-    entries = _read_entries(directory) if directory.exists() else []
-    taken = {c.key: c for c in BUILTIN} | {str(e.get("name", "")).lower(): e for e in entries}
-    name = check_catalog_name(name, taken)
+    checked_name(directory)  # a bad or taken name fails before the file is read
     table, meta = read_source(source, fmt)
     prepared, columns, ra_col, dec_col = _prepare(table, meta, ra, dec)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{name.lower()}.duckdb"
-    _write_catalog_file(target, prepared)
-    entry = {
-        "name": name,
-        "file": target.name,
-        "source": Path(source).name,
-        "rows": prepared.num_rows,
-        "ra": ra_col,
-        "dec": dec_col,
-        "columns": columns,
-        "added_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-    }
-    try:
-        _write_entries(directory, [*entries, entry])
-    except OSError:
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()
-        raise
+    with _registry_lock(directory):
+        # Again under the lock: another run may have taken the name meanwhile.
+        name, entries = checked_name(directory)
+        target = directory / f"{name.lower()}.duckdb"
+        _write_catalog_file(target, prepared)
+        entry = {
+            "name": name,
+            "file": target.name,
+            "source": Path(source).name,
+            "rows": prepared.num_rows,
+            "ra": ra_col,
+            "dec": dec_col,
+            "columns": columns,
+            "added_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        }
+        try:
+            _write_entries(directory, [*entries, entry])
+        except OSError:
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            raise
     log.info("added catalogue %s (%d rows) from %s", name, prepared.num_rows, source)
     return _catalog_from(entry)
 
@@ -530,12 +562,15 @@ def remove_catalog(archive_path: str | os.PathLike[str], name: str) -> None:
         If there is no user catalogue of that name.
     """
     directory = catalogs_dir(archive_path)
-    entries = _read_entries(directory) if directory.exists() else []
-    keep = [e for e in entries if str(e.get("name", "")).lower() != name.strip().lower()]
-    if len(keep) == len(entries):
+    if not directory.exists():
         raise BadInputError(f"There is no user catalogue named {name!r}.")
-    gone = [e for e in entries if e not in keep]
-    _write_entries(directory, keep)
+    with _registry_lock(directory):
+        entries = _read_entries(directory)
+        keep = [e for e in entries if str(e.get("name", "")).lower() != name.strip().lower()]
+        if len(keep) == len(entries):
+            raise BadInputError(f"There is no user catalogue named {name!r}.")
+        gone = [e for e in entries if e not in keep]
+        _write_entries(directory, keep)
     for entry in gone:
         with contextlib.suppress(FileNotFoundError, OSError):
             (directory / Path(str(entry.get("file", ""))).name).unlink()
