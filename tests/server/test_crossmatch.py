@@ -9,7 +9,7 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mastkit.protocol import MashupRequest
@@ -58,7 +58,9 @@ def _brute(
     pairs = []
     for i, (r, d) in enumerate(zip(ra, dec, strict=True)):
         dist = separation(r, d, stars["ra"], stars["dec"])
-        pairs += [(i, int(h)) for h in stars["HIP"][dist <= radius]]
+        # The service's radius is inclusive within 1e-9 arcsec (a star exactly at the radius
+        # matches whichever way the last bit of the separation rounds).
+        pairs += [(i, int(h)) for h in stars["HIP"][dist <= radius + 1e-9 / 3600]]
     return sorted(pairs)
 
 
@@ -75,6 +77,8 @@ positions = st.tuples(
 @given(
     st.lists(positions, min_size=1, max_size=20), st.floats(0.0005, 0.3), st.integers(0, 117_954)
 )
+# A star exactly at the radius (found by hypothesis): the service matches it.
+@example(points=[(0.0, 0.0, 0.0, 0.0078125, True)], radius=0.0078125, seed=0)
 def test_matches_equal_brute_force(
     archive: Any, stars: dict[str, np.ndarray], points: list[Any], radius: float, seed: int
 ) -> None:
