@@ -10,7 +10,9 @@ spend most of their client CPU there. So once httpx has parsed the response head
 1. the first chunk comes through httpx as usual: whatever body bytes h11 had already buffered
    with the head (h11 hands over its whole buffer as one event);
 2. the rest, exactly ``Content-Length`` minus that, comes from the stream, in reads of up to
-   :data:`DIRECT_READ` bytes;
+   :data:`DIRECT_READ` bytes (:func:`iter_body`, the async functions), or, for the whole body of
+   the sync client (:func:`read_body`), off httpcore's plain or TLS socket into one buffer of
+   the body's length;
 3. h11 is then told that the body has been consumed, so that it reports the end of the message
    and httpcore puts the connection back in its pool for the next request.
 
