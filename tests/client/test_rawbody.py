@@ -99,23 +99,29 @@ def test_sync_bodies_are_exact_and_the_connection_is_reused(
     assert len(set(app.ports)) == 1, "each request should reuse the first connection"
 
 
+def check_read_body(http: httpx.Client, url: str, app: BodyApp, size: int) -> None:
+    """Three bodies of ``size`` through ``read_body``: exact, read off the socket into one
+    buffer when large, and all on the first connection. Shared with the HTTPS tests."""
+    app.ports.clear()
+    for seed in range(3):
+        with http.stream("GET", f"{url}/bytes?n={size}&seed={seed}") as response:
+            body = read_body(response, 10.0)
+            downloaded = response.num_bytes_downloaded
+        assert body == _payload(size, seed)
+        if size >= DIRECT_MIN:
+            # Read off the socket into a buffer of the body's length, past httpx.
+            assert isinstance(body, bytearray) and len(body) == size
+            assert downloaded < size
+    assert len(set(app.ports)) == 1, "each request should reuse the first connection"
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_read_body_reads_into_one_buffer_and_reuses_the_connection(
     server: tuple[str, BodyApp], size: int
 ) -> None:
     url, app = server
-    app.ports.clear()
     with httpx.Client() as http:
-        for seed in range(3):
-            with http.stream("GET", f"{url}/bytes?n={size}&seed={seed}") as response:
-                body = read_body(response, 10.0)
-                downloaded = response.num_bytes_downloaded
-            assert body == _payload(size, seed)
-            if size >= DIRECT_MIN:
-                # Read off the socket into a buffer of the body's length, past httpx.
-                assert isinstance(body, bytearray) and len(body) == size
-                assert downloaded < size
-    assert len(set(app.ports)) == 1, "each request should reuse the first connection"
+        check_read_body(http, url, app, size)
 
 
 @pytest.mark.parametrize("size", SIZES)

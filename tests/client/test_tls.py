@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from mastkit.client import Client
-from mastkit.client._rawbody import DIRECT_MIN, DIRECT_READ, read_body
+from mastkit.client._rawbody import DIRECT_MIN, DIRECT_READ
 from mastkit.server.app import create_app
-from tests.client.test_rawbody import BodyApp, _payload
+from tests.client.test_rawbody import BodyApp, check_read_body
 from tests.server.conftest import small_archive
 from tests.support.live import serve
 from tests.support.tls import Certificate, self_signed
@@ -43,16 +43,8 @@ def test_bodies_read_off_the_tls_socket_are_exact(
 ) -> None:
     url, app = bodies
     assert url.startswith("https://")
-    app.ports.clear()
     with httpx.Client(verify=certificate.client_context()) as http:
-        for seed in range(3):
-            with http.stream("GET", f"{url}/bytes?n={size}&seed={seed}") as response:
-                body = read_body(response, 10.0)
-                downloaded = response.num_bytes_downloaded
-            assert body == _payload(size, seed)
-            if size >= DIRECT_MIN:
-                assert isinstance(body, bytearray) and downloaded < size  # off the socket
-    assert len(set(app.ports)) == 1, "each request should reuse the first connection"
+        check_read_body(http, url, app, size)
 
 
 @pytest.fixture(scope="module")
